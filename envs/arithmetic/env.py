@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from agentgym.env import LanguageEnv
+from agentgym.messages import Message, ToolCall
 from agentgym.protocols import ToolProtocol
 from agentgym.rubric import RewardFunc, Rubric
 from agentgym.state import EpisodeState
@@ -83,6 +84,10 @@ def answered(state: EpisodeState) -> float:
     return float(state.submitted)
 
 
+CALCULATOR = calculator_tool()
+ANSWER = answer_tool()
+
+
 class ArithmeticEnv(LanguageEnv):
     """`agentgym/Arithmetic-v0`: word problems with `calculator(expression)` and `answer(answer)`.
 
@@ -114,5 +119,16 @@ class ArithmeticEnv(LanguageEnv):
         tasks = GeneratedTaskDataset(make_task, sizes or {"train": 100_000, "test": 1_000}, salt=f"arith{difficulty}")
         rubric = Rubric([RewardFunc(correct, 1.0), RewardFunc(used_calculator, 0.0), RewardFunc(answered, 0.0)])
         kwargs.setdefault("system_prompt", SYSTEM_PROMPT)
-        super().__init__(tasks, [calculator_tool(), answer_tool()], rubric, protocol=protocol, max_turns=max_turns,
+        super().__init__(tasks, [CALCULATOR, ANSWER], rubric, protocol=protocol, max_turns=max_turns,
                          split=split, **kwargs)
+
+    def build_system_prompt(self, task: Task) -> str:
+        """Instructions, tool descriptions, and one worked example written in the env's own protocol."""
+        base = super().build_system_prompt(task)
+        if self.protocol.native:
+            return base
+        calc = Message("assistant", None, [ToolCall("call_0", "calculator", '{"expression": "23 * 4"}')])
+        ans = Message("assistant", None, [ToolCall("call_1", "answer", '{"answer": "92"}')])
+        return (f"{base}\n\nExample. Problem: Sam has 23 bags with 4 nuts each. How many nuts?\n"
+                f"You write: {self.protocol.encode_calls(calc)}\nYou get the result 92, then write: "
+                f"{self.protocol.encode_calls(ans)}")

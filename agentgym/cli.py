@@ -1,0 +1,179 @@
+"""The `agentgym` command line: list envs, evaluate agents, serve a local model, build sandboxes and indexes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--env-arg expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import agentgym
+    import gymnasium as gym
+
+    for env_id in agentgym.list_envs():
+        entry = gym.registry[env_id].entry_point
+        print(f"{env_id:<32} {entry if isinstance(entry, str) else getattr(entry, '__qualname__', entry)}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import agentgym
+    from agentgym.agents import make_agent
+    from agentgym.eval import evaluate, format_summary
+
+    env_kwargs = _parse_env_args(args.env_arg)
+    env_id = agentgym.registry.full_id(args.env_id)
+    if env_id not in agentgym.list_envs():
+        raise CLIError(f"unknown environment {args.env_id!r}; run `agentgym list` to see the registered ones")
+    if args.k < 1 or args.episodes < 1 or args.concurrency < 1:
+        raise CLIError("--episodes, --k and --concurrency must be >= 1")
+    try:  # validate env arguments before loading a model or calling a server
+        agentgym.make(env_id, **env_kwargs).close()
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"cannot create {env_id} with {env_kwargs}: {e}") from None
+    agent = make_agent(
+        args.agent, base_url=args.base_url, api_key=args.api_key, temperature=args.temperature,
+        max_tokens=args.max_tokens, logprobs=args.logprobs or None,
+    )
+
+    async def run() -> Any:
+        try:
+            return await evaluate(
+                env_id, agent, episodes=args.episodes, k=args.k, concurrency=args.concurrency, out_dir=args.out,
+                split=args.split, env_kwargs=env_kwargs, progress=not args.no_progress, seed=args.seed,
+            )
+        finally:
+            await agent.aclose()
+
+    summary = asyncio.run(run())
+    print(format_summary(summary))
+    if args.out:
+        print(f"trajectories and summary.json written to {args.out}")
+    return 0
+
+
+def cmd_serve_model(args: argparse.Namespace) -> int:
+    from agentgym.models.loading import ModelNotFoundError, resolve_model
+    from agentgym.server.app import serve
+
+    spec = args.model.removeprefix("hf:")
+    try:
+        resolve_model(spec)
+    except ModelNotFoundError as e:
+        raise CLIError(str(e)) from None
+    print(f"serving {spec} as {args.name or spec} on http://{args.host}:{args.port}/v1", flush=True)
+    serve(spec, host=args.host, port=args.port, name=args.name or spec, seed=args.seed,
+          max_batch_size=args.max_batch_size)
+    return 0
+
+
+def cmd_sandbox_build_image(args: argparse.Namespace) -> int:
+    try:
+        from agentgym.tools.python.docker_image import build_sandbox_image
+    except ImportError as e:
+        raise CLIError(f"the Docker sandbox is not available: {e}") from None
+    name = build_sandbox_image(name=args.name, force=args.force) if args.name else build_sandbox_image(force=args.force)
+    print(f"sandbox image ready: {name}")
+    return 0
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    try:
+        from agentgym.tools.search import build_index
+    except ImportError as e:
+        raise CLIError(f"the search tools are not available: {e}") from None
+    out = build_index(args.corpus, args.out)
+    print(f"index written to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentgym", description="Environments, agents and trainers for LLM agents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list registered environments")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("eval", help="evaluate an agent on an environment")
+    p.add_argument("env_id", help="e.g. Arithmetic-v0 or agentgym/Arithmetic-v0")
+    p.add_argument("--agent", required=True, help="openai:MODEL | litellm:PROVIDER/MODEL | hf:PATH_OR_GGUF")
+    p.add_argument("--episodes", type=int, default=10, help="number of tasks")
+    p.add_argument("--k", type=int, default=1, help="samples per task (pass@k, pass^k)")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--out", default=None, help="folder for trajectories.jsonl and summary.json (resumable)")
+    p.add_argument("--split", default=None)
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible server URL")
+    p.add_argument("--api-key", default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--logprobs", action="store_true", help="request token log-probs from API agents")
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env constructor argument")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve-model", help="serve a local model through an OpenAI-compatible API")
+    p.add_argument("model", help="hf:PATH_OR_GGUF or hf:smollm2")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--name", default=None, help="model id clients use (default: the spec)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_serve_model)
+
+    p = sub.add_parser("sandbox", help="Python sandbox utilities")
+    ssub = p.add_subparsers(dest="sandbox_command", required=True)
+    b = ssub.add_parser("build-image", help="build the Docker sandbox image (offline with debootstrap if needed)")
+    b.add_argument("--name", default=None)
+    b.add_argument("--force", action="store_true")
+    b.set_defaults(func=cmd_sandbox_build_image)
+
+    p = sub.add_parser("index", help="search index utilities")
+    isub = p.add_subparsers(dest="index_command", required=True)
+    b = isub.add_parser("build", help="build a BM25 index from a JSONL corpus (id, title, text)")
+    b.add_argument("corpus")
+    b.add_argument("--out", required=True)
+    b.set_defaults(func=cmd_index_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `agentgym` console script."""
+    from agentgym.agents.base import AgentError
+    from agentgym.registry import EnvNotFoundError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("agentgym: interrupted; rerun the same command (same --out) to resume", file=sys.stderr)
+        return 130
+    except (CLIError, AgentError, EnvNotFoundError, FileNotFoundError, ValueError, KeyError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"agentgym: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Token-exact sampling from a `transformers` causal LM.
+
+`generate_batch` runs its own decoding loop over a KV cache instead of `model.generate` so that it can
+(1) record the log-prob of every sampled token under the raw model distribution (temperature 1, no
+top-p), which is what RL losses need, (2) stop each row at its own EOS or stop string, and (3) drop
+finished rows from the batch instead of decoding padding for them.
+
+`BatchingGenerator` collects concurrent requests from many episodes into one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample. `temperature=0` is greedy; `stop` strings end a row (and are kept in its text)."""
+
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class Generation:
+    """One completion: the exact token ids, their log-probs, the decoded text and why it ended."""
+
+    token_ids: list[int]
+    logprobs: list[float]
+    text: str
+    finish_reason: str  # "stop" (EOS or a stop string) or "length"
+    prompt_token_ids: list[int] = field(default_factory=list)
+    stop_reason: str | None = None  # the stop string that ended it, if any
+
+
+def render_prompt(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> list[int]:
+    """Token ids of the chat template applied to `messages`, with the generation prompt."""
+    clean = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
+    text = tokenizer.apply_chat_template(clean, tokenize=False, add_generation_prompt=True)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> torch.Tensor:
+    if params.temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits / params.temperature, dim=-1)
+    if params.top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        keep = sorted_p.cumsum(dim=-1) - sorted_p < params.top_p
+        sorted_p = sorted_p * keep
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+class _StopChecker:
+    """Finds stop strings in the tail of a row's text without decoding the whole row each step."""
+
+    def __init__(self, tokenizer: Any, stop: Sequence[str]) -> None:
+        self.tokenizer = tokenizer
+        self.stop = [s for s in stop if s]
+        longest = max((len(tokenizer(s, add_special_tokens=False)["input_ids"]) for s in self.stop), default=0)
+        self.window = longest + 3
+
+    def match(self, tokens: list[int]) -> str | None:
+        if not self.stop:
+            return None
+        tail = self.tokenizer.decode(tokens[-self.window:], skip_special_tokens=False)
+        for s in self.stop:
+            if s in tail:
+                return s
+        return None
+
+
+@torch.no_grad()
+def generate_batch(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Sequence[int]],
+    params: SamplingParams,
+    generator: torch.Generator | None = None,
+) -> list[Generation]:
+    """Sample one completion per prompt (left-padded batch, per-row stopping, finished rows dropped)."""
+    device = next(model.parameters()).device
+    n = len(prompts)
+    if n == 0:
+        return []
+    eos_ids = set()
+    for attr in ("eos_token_id",):
+        v = getattr(model.generation_config, attr, None) or getattr(tokenizer, attr, None)
+        if isinstance(v, int):
+            eos_ids.add(v)
+        elif isinstance(v, (list, tuple)):
+            eos_ids.update(int(x) for x in v)
+    if tokenizer.eos_token_id is not None:
+        eos_ids.add(int(tokenizer.eos_token_id))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos_ids), 0)
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    attn = torch.zeros((n, width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        if len(p):
+            input_ids[i, width - len(p):] = torch.tensor(list(p), dtype=torch.long)
+            attn[i, width - len(p):] = 1
+    input_ids, attn = input_ids.to(device), attn.to(device)
+    position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
+
+    checker = _StopChecker(tokenizer, params.stop)
+    tokens: list[list[int]] = [[] for _ in range(n)]
+    logps: list[list[float]] = [[] for _ in range(n)]
+    reasons: list[str] = ["length"] * n
+    stop_reasons: list[str | None] = [None] * n
+    active = list(range(n))  # original row index of each batch row
+    past = None
+    cur_ids, cur_pos = input_ids, position_ids
+    for _ in range(params.max_new_tokens):
+        out = model(input_ids=cur_ids, attention_mask=attn, position_ids=cur_pos, past_key_values=past, use_cache=True)
+        past = out.past_key_values
+        logits = out.logits[:, -1, :].float()
+        next_tok = _sample(logits, params, generator)
+        lp = torch.log_softmax(logits, dim=-1).gather(-1, next_tok[:, None]).squeeze(-1)
+        keep: list[int] = []
+        toks, lps = next_tok.tolist(), lp.tolist()
+        for b, row in enumerate(active):
+            tokens[row].append(toks[b])
+            logps[row].append(lps[b])
+            if toks[b] in eos_ids:
+                reasons[row] = "stop"
+                continue
+            hit = checker.match(tokens[row])
+            if hit is not None:
+                reasons[row], stop_reasons[row] = "stop", hit
+                continue
+            keep.append(b)
+        if not keep:
+            active = []
+            break
+        attn = torch.cat([attn, torch.ones((attn.shape[0], 1), dtype=attn.dtype, device=device)], dim=-1)
+        cur_ids = next_tok[:, None]
+        cur_pos = cur_pos[:, -1:] + 1
+        if len(keep) < len(active):
+            idx = torch.tensor(keep, device=device)
+            past.batch_select_indices(idx)
+            attn, cur_ids, cur_pos = attn[idx], cur_ids[idx], cur_pos[idx]
+            active = [active[b] for b in keep]
+    return [
+        Generation(
+            token_ids=tokens[i],
+            logprobs=logps[i],
+            text=tokenizer.decode(tokens[i], skip_special_tokens=True),
+            finish_reason=reasons[i],
+            prompt_token_ids=list(prompts[i]),
+            stop_reason=stop_reasons[i],
+        )
+        for i in range(n)
+    ]
+
+
+@dataclass
+class _Request:
+    prompt: list[int]
+    params: SamplingParams
+    future: asyncio.Future[Generation]
+
+
+class BatchingGenerator:
+    """Serves `generate` calls from many coroutines by batching them through one model.
+
+    Requests that arrive within `max_wait` seconds of each other and share sampling parameters run as one
+    batch (at most `max_batch_size` rows) on a worker thread, so the event loop keeps stepping envs.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, max_batch_size: int = 16, max_wait: float = 0.01,
+                 seed: int | None = None) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait
+        self._generator = torch.Generator(device="cpu")
+        if seed is not None:
+            self._generator.manual_seed(seed)
+        self._queue: asyncio.Queue[_Request] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()  # one batch at a time through the model, across event loops
+
+    def generate_sync(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        with self._lock:
+            gen = self._generator if next(self.model.parameters()).device.type == "cpu" else None
+            return generate_batch(self.model, self.tokenizer, prompts, params, gen)
+
+    async def generate(self, prompt: Sequence[int], params: SamplingParams) -> Generation:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._worker is None or self._worker.done():
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._worker = loop.create_task(self._run())
+        fut: asyncio.Future[Generation] = loop.create_future()
+        assert self._queue is not None
+        await self._queue.put(_Request(list(prompt), params, fut))
+        return await fut
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            first = await queue.get()
+            batch = [first]
+            deadline = asyncio.get_running_loop().time() + self.max_wait
+            while len(batch) < self.max_batch_size:
+                timeout = deadline - asyncio.get_running_loop().time()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(queue.get(), timeout))
+                except TimeoutError:
+                    break
+            groups: dict[SamplingParams, list[_Request]] = {}
+            for r in batch:
+                groups.setdefault(r.params, []).append(r)
+            for params, reqs in groups.items():
+                live = [r for r in reqs if not r.future.done()]
+                if not live:
+                    continue
+                try:
+                    outs = await asyncio.to_thread(self.generate_sync, [r.prompt for r in live], params)
+                except Exception as e:
+                    for r in live:
+                        if not r.future.done():
+                            r.future.set_exception(e)
+                    continue
+                for r, o in zip(live, outs, strict=True):
+                    if not r.future.done():
+                        r.future.set_result(o)
+
+    async def aclose(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await self._worker
+            self._worker = None

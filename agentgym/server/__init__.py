@@ -1,0 +1,1 @@
+"""OpenAI-compatible model server for local models."""
