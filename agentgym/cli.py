@@ -28,8 +28,9 @@ def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import agentgym
     import gymnasium as gym
+
+    import agentgym
 
     for env_id in agentgym.list_envs():
         entry = gym.registry[env_id].entry_point

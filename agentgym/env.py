@@ -55,7 +55,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         render_mode: None or "ansi".
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ from agentgym.env import LanguageEnv
 class AsyncVectorLanguageEnv(VectorEnv):
     """Steps several `LanguageEnv`s concurrently with `asyncio.gather`."""
 
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, envs: Sequence[LanguageEnv]) -> None:
         if not envs:

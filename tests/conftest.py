@@ -35,7 +35,9 @@ def smollm2_agent():
 def model_server() -> Iterator[str]:
     """`agentgym serve-model hf:smollm2` on a free port; yields the base URL."""
     port = free_port()
-    log = open(ROOT / ".pytest_cache" / f"serve-{port}.log", "w") if (ROOT / ".pytest_cache").exists() else subprocess.DEVNULL
+    log_path = ROOT / ".pytest_cache" / f"serve-{port}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 - lives as long as the server process
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentgym.cli", "serve-model", "hf:smollm2", "--port", str(port), "--name", "smollm2"],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
@@ -55,6 +57,7 @@ def model_server() -> Iterator[str]:
             raise RuntimeError("model server did not come up in 180 s")
         yield f"{base}/v1"
     finally:
+        log.close()
         proc.terminate()
         try:
             proc.wait(timeout=20)

@@ -80,7 +80,7 @@ def test_reset_by_task_id_and_seed_reproducible():
 def test_success_reward_and_zero_weight_metric_logged():
     env = make_env()
     env.reset(options={"task_id": "t2"})
-    obs, reward, term, trunc, info = env.step(call("answer", answer="2"))
+    _obs, reward, term, trunc, info = env.step(call("answer", answer="2"))
     assert (reward, term, trunc, info["success"]) == (1.0, True, False, True)
     assert info["reward_components"]["exact"] == 1.0
     assert "ZeroDivisionError" in info["reward_components"]["broken_metric_error"]
@@ -91,7 +91,7 @@ def test_success_reward_and_zero_weight_metric_logged():
 def test_failures_become_observations():
     env = make_env()
     env.reset(options={"task_id": "t0"})
-    obs, reward, term, trunc, info = env.step(
+    obs, reward, term, trunc, _info = env.step(
         call("nope") + call("explode", x=7) + call("nap") + call("hang") + "<tool_call>{broken</tool_call>"
     )
     text = "\n".join(m["content"] for m in obs)
@@ -163,8 +163,8 @@ def test_vector_env_next_step_autoreset():
     obs, infos = vec.reset(seed=0)
     assert len(obs) == 3 and len(infos) == 3
     obs, rew, term, trunc, infos = vec.step(["<tool_call>{\"name\": \"answer\", \"arguments\": {\"answer\": \"0\"}}</tool_call>"] * 3)
-    assert term.all() and rew.shape == (3,)
-    obs, rew, term, trunc, infos = vec.step(["x"] * 3)
+    assert term.all() and not trunc.any() and rew.shape == (3,)
+    obs, rew, term, _trunc, infos = vec.step(["x"] * 3)
     assert not term.any() and all("task_id" in i for i in infos)  # these were resets
     vec.close()
 
@@ -180,7 +180,7 @@ def test_arbitrary_arguments_to_any_tool_never_raise(args, name):
     env.reset(options={"task_id": "t0"})
     if name in ("nap", "exclusive_nap") and isinstance(args.get("seconds"), (int, float)):
         args["seconds"] = 0
-    obs, r, term, trunc, info = env.step(
+    obs, r, _term, _trunc, _info = env.step(
         {"role": "assistant", "content": None,
          "tool_calls": [{"id": "1", "function": {"name": name, "arguments": json.dumps(args)}}]})
     assert isinstance(obs, list) and isinstance(r, float)

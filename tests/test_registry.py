@@ -21,7 +21,7 @@ def test_register_then_make_both_ways():
     assert isinstance(env, LanguageEnv) and env.max_turns == 3 and env.spec.id == fid
     assert agentgym.make("agentgym/Tiny-v0", max_turns=5).max_turns == 5
     wrapped = gym.make(fid)
-    obs, info = wrapped.reset(seed=0)
+    obs, _info = wrapped.reset(seed=0)
     assert obs[-1]["content"] == "hi"
 
 
@@ -32,7 +32,7 @@ def test_unknown_env_error_lists_known_ids():
 
 def test_gymnasium_make_vec_uses_our_vector_env():
     vec = gym.make_vec("agentgym/Arithmetic-v0", num_envs=2, vectorization_mode="vector_entry_point")
-    obs, infos = vec.reset(seed=3)
+    obs, _infos = vec.reset(seed=3)
     assert len(obs) == 2 and obs[0] != obs[1]
     vec.close()
 

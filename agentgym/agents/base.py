@@ -53,8 +53,8 @@ class Agent(ABC):
             stop: strings at which generation should stop (the env's text protocol closing tags).
         """
 
-    async def check(self) -> None:
+    async def check(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Fail fast with `AgentError` if the agent cannot work (bad key, unknown model, no server)."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release clients and models."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +30,7 @@ class LiteLLMAgent(Agent):
         max_retries: int = 4,
         timeout: float = 120.0,
     ) -> None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of prices
         try:
             import litellm
         except ImportError:
@@ -44,11 +46,11 @@ class LiteLLMAgent(Agent):
     def _translate(self, e: Exception) -> Exception:
         ll = self._litellm
         where = self.base_url or self.model
-        if isinstance(e, getattr(ll, "AuthenticationError", ())) or isinstance(e, getattr(ll, "PermissionDeniedError", ())):
+        if isinstance(e, (getattr(ll, "AuthenticationError", ()), getattr(ll, "PermissionDeniedError", ()))):
             return AgentError(f"authentication failed for {where}: check the API key")
         if isinstance(e, getattr(ll, "NotFoundError", ())):
             return AgentError(f"model {self.model!r} not found at {where}")
-        if isinstance(e, getattr(ll, "APIConnectionError", ())) or isinstance(e, getattr(ll, "Timeout", ())):
+        if isinstance(e, (getattr(ll, "APIConnectionError", ()), getattr(ll, "Timeout", ()))):
             return AgentError(f"cannot reach {where}: {type(e).__name__}")
         if isinstance(e, getattr(ll, "RateLimitError", ())):
             return AgentError(f"rate limited at {where} after retries; rerun later to resume")

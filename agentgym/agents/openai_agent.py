@@ -17,6 +17,7 @@ _MAX_STOP = 4  # the OpenAI API accepts at most four stop sequences
 def price(model: str, prompt_tokens: int, completion_tokens: int) -> float:
     """Dollar cost from litellm's pricing table when litellm is installed and knows the model; else 0."""
     try:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of prices
         import litellm
 
         p, c = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)

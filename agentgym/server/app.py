@@ -80,10 +80,7 @@ def create_app(chat: LocalChatModel, model_name: str, max_tokens_limit: int = 20
         stop_reason = gen.stop_reason if gen.stop_reason in stop else None
         if stop_reason is not None and isinstance(message.get("content"), str):
             message["content"] = message["content"].split(stop_reason, 1)[0]  # OpenAI semantics: stop string excluded
-        if message.get("tool_calls"):
-            finish = "tool_calls"
-        else:
-            finish = gen.finish_reason
+        finish = "tool_calls" if message.get("tool_calls") else gen.finish_reason
         choice: dict[str, Any] = {
             "index": 0, "message": message, "finish_reason": finish, "stop_reason": stop_reason,
             "token_ids": gen.token_ids,

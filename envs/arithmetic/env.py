@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import numpy as np
+from agentgym.tools.common import answer_tool, calculator_tool
 
 from agentgym.env import LanguageEnv
 from agentgym.messages import Message, ToolCall
@@ -18,7 +19,6 @@ from agentgym.protocols import ToolProtocol
 from agentgym.rubric import RewardFunc, Rubric
 from agentgym.state import EpisodeState
 from agentgym.tasks import GeneratedTaskDataset, Task
-from agentgym.tools.common import answer_tool, calculator_tool
 
 NAMES = ["Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam"]
 ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "stamps", "shells", "cards", "beads"]
