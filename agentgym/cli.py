@@ -91,7 +91,7 @@ def cmd_serve_model(args: argparse.Namespace) -> int:
 
 def cmd_sandbox_build_image(args: argparse.Namespace) -> int:
     try:
-        from agentgym.tools.python.docker_image import build_sandbox_image
+        from agentgym.tools.python.image import build_sandbox_image
     except ImportError as e:
         raise CLIError(f"the Docker sandbox is not available: {e}") from None
     name = build_sandbox_image(name=args.name, force=args.force) if args.name else build_sandbox_image(force=args.force)
@@ -101,12 +101,14 @@ def cmd_sandbox_build_image(args: argparse.Namespace) -> int:
 
 def cmd_index_build(args: argparse.Namespace) -> int:
     try:
-        from agentgym.tools.search import build_index
+        from agentgym.tools.search.build import index_build_command
     except ImportError as e:
         raise CLIError(f"the search tools are not available: {e}") from None
-    out = build_index(args.corpus, args.out)
-    print(f"index written to {out}")
-    return 0
+    from pathlib import Path
+
+    if not Path(args.corpus).is_file():
+        raise CLIError(f"corpus file {args.corpus!r} not found")
+    return index_build_command(args.corpus, args.out, dense=args.dense, model=args.model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = isub.add_parser("build", help="build a BM25 index from a JSONL corpus (id, title, text)")
     b.add_argument("corpus")
     b.add_argument("--out", required=True)
+    b.add_argument("--dense", action="store_true", help="also build a sentence-transformers dense index")
+    b.add_argument("--model", default=None, help="embedding model folder (default: the packaged MiniLM)")
     b.set_defaults(func=cmd_index_build)
     return parser
 
