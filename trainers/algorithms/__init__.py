@@ -1,0 +1,71 @@
+"""The RL algorithm library: advantages, losses, aggregation and batch filters as pure tensor functions."""
+
+from agentgym.trainers.algorithms.advantages import (
+    ADVANTAGE_ESTIMATORS,
+    as_group_index,
+    batch_std_advantages,
+    discounted_turn_returns,
+    dr_grpo_advantages,
+    gae_advantages,
+    group_stats,
+    grpo_advantages,
+    reinforce_pp_advantages,
+    reinforce_pp_baseline_advantages,
+    rloo_advantages,
+    turn_level_advantages,
+    turns_to_tokens,
+)
+from agentgym.trainers.algorithms.aggregation import AGG_MODES, aggregate_loss
+from agentgym.trainers.algorithms.filters import (
+    DynamicSamplingResult,
+    dynamic_sampling,
+    group_is_informative,
+    informative_groups,
+    overlong_penalty,
+)
+from agentgym.trainers.algorithms.losses import (
+    KL_ESTIMATORS,
+    entropy_bonus,
+    entropy_from_logits,
+    gspo_loss,
+    kl_estimate,
+    kl_loss,
+    ppo_clip_loss,
+    value_loss,
+)
+from agentgym.trainers.algorithms.masked import masked_mean, masked_sum, masked_var, masked_whiten
+
+__all__ = [
+    "ADVANTAGE_ESTIMATORS",
+    "AGG_MODES",
+    "KL_ESTIMATORS",
+    "DynamicSamplingResult",
+    "aggregate_loss",
+    "as_group_index",
+    "batch_std_advantages",
+    "discounted_turn_returns",
+    "dr_grpo_advantages",
+    "dynamic_sampling",
+    "entropy_bonus",
+    "entropy_from_logits",
+    "gae_advantages",
+    "group_is_informative",
+    "group_stats",
+    "grpo_advantages",
+    "gspo_loss",
+    "informative_groups",
+    "kl_estimate",
+    "kl_loss",
+    "masked_mean",
+    "masked_sum",
+    "masked_var",
+    "masked_whiten",
+    "overlong_penalty",
+    "ppo_clip_loss",
+    "reinforce_pp_advantages",
+    "reinforce_pp_baseline_advantages",
+    "rloo_advantages",
+    "turn_level_advantages",
+    "turns_to_tokens",
+    "value_loss",
+]
