@@ -1,4 +1,4 @@
-"""The `agentgym` command line: list envs, evaluate agents, serve a local model, build sandboxes and indexes."""
+"""The `agentgym` command line: list envs, evaluate agents, train with RL, serve a local model, build sandboxes and indexes."""
 
 from __future__ import annotations
 
@@ -111,6 +111,45 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     return index_build_command(args.corpus, args.out, dense=args.dense, model=args.model)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """`agentgym train CONFIG.yaml`: validate the run file, build the trainer, train, checkpoint."""
+    try:
+        from agentgym.trainers.config import ConfigError
+        from agentgym.trainers.registry import build_trainer, check_model, load_run_spec, resolve_env
+    except ImportError as e:
+        raise CLIError(f"training needs the train extra (pip install 'agentgym[train]'): {e}") from None
+    overrides = list(args.set)
+    if args.output_dir is not None:
+        overrides.append(f"output_dir={json.dumps(args.output_dir)}")  # a quoted YAML string, even for "123"
+    if args.steps is not None:
+        overrides.append(f"steps={args.steps}")
+    if args.resume:
+        overrides.append("resume=true")
+    try:
+        spec = load_run_spec(args.config, overrides)  # every field is checked here, before any model loads
+        cfg = spec.config
+        check_model(spec.model)
+        env = resolve_env(spec.env, spec.env_kwargs)
+        print(f"agentgym train: {spec.trainer} on {spec.env} with {spec.model}; {cfg.steps} steps of "
+              f"{cfg.tasks_per_step} tasks x {cfg.group_size} episodes"
+              + (f"; checkpoints in {cfg.output_dir}" if cfg.output_dir else ""), flush=True)
+        trainer = build_trainer(spec, env=env)
+    except ConfigError as e:
+        raise CLIError(f"{args.config}: {e}") from None
+    except ImportError as e:  # a sink or LoRA package that is not installed
+        raise CLIError(str(e)) from None
+    with trainer:
+        if trainer.resumed_from is not None:
+            print(f"resumed from {trainer.resumed_from} at step {trainer.step}", flush=True)
+        trainer.train()
+        if cfg.output_dir and not cfg.checkpoint_every:
+            path = trainer.save_checkpoint()
+            print(f"saved {path}")
+        elif cfg.output_dir:
+            print(f"checkpoints in {cfg.output_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentgym", description="Environments, agents and trainers for LLM agents.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", help="train a model with RL from a YAML run file")
+    p.add_argument("config", help="YAML run file: trainer, model, env, env_kwargs and config fields")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field (value parsed as YAML; env_kwargs.NAME=VALUE for env arguments)")
+    p.add_argument("--output-dir", default=None, help="checkpoints and logs (same as --set output_dir=...)")
+    p.add_argument("--steps", type=int, default=None, help="total training steps (same as --set steps=N)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the output dir")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve-model", help="serve a local model through an OpenAI-compatible API")
     p.add_argument("model", help="hf:PATH_OR_GGUF or hf:smollm2")

@@ -84,9 +84,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         if len(self._tools_by_name) != len(self.tools):
             raise ValueError("tool names must be unique")
         self.rubric = rubric or Rubric()
-        self.protocol = get_protocol(protocol)
-        if isinstance(self.protocol, TagProtocol):
-            self.protocol.bind(self.tools)
+        self.set_protocol(protocol)
         self.system_prompt = system_prompt
         self.max_turns = max_turns
         self.split = split
@@ -100,9 +98,17 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         self.state: EpisodeState | None = None
         self._runner = SyncRunner()
         self._schemas_json = json.dumps([t.schema for t in self.tools])
-        self._stop = self.protocol.stop_sequences(self.tools)
         self._finished = True
         self._last_reward_components: dict[str, Any] = {}
+
+    def set_protocol(self, protocol: str | ToolProtocol) -> None:
+        """Use another tool-calling protocol from the next episode on (binds tag protocols to the env's
+        tools and recomputes the stop strings given in `info["stop"]`). Wrappers that change the action
+        format, such as `agentgym.wrappers.TAPOWrapper`, call it."""
+        self.protocol = get_protocol(protocol)
+        if isinstance(self.protocol, TagProtocol):
+            self.protocol.bind(self.tools)
+        self._stop = self.protocol.stop_sequences(self.tools)
 
     # ------------------------------------------------------------------ hooks for subclasses
 

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import gymnasium as gym
+
 from agentgym.agents.base import Agent, AgentError
 from agentgym.env import LanguageEnv
 from agentgym.trajectory import Trajectory, TrajectoryStore, Turn, episode_key
@@ -26,7 +28,7 @@ def _env_factory(env: EnvSource, env_kwargs: dict[str, Any] | None) -> tuple[Cal
     if isinstance(env, str):
         fid = full_id(env)
         return (lambda: make(fid, **(env_kwargs or {}))), fid
-    if isinstance(env, LanguageEnv):
+    if isinstance(env, gym.Env):  # a LanguageEnv or a wrapper such as agentgym.wrappers.TAPOWrapper
         spec = env.spec
         if spec is None:
             first = [env]
@@ -78,10 +80,13 @@ async def run_episode(
                 prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, cost=out.cost,
                 finish_reason=out.finish_reason, tool_calls=step_info.get("tool_calls", []),
                 parse_errors=step_info.get("parse_errors", []), agent_seconds=out.latency,
-                env_seconds=time.perf_counter() - t_env,
+                env_seconds=time.perf_counter() - t_env, context_reset=bool(step_info.get("context_reset")),
             ))
-            conversation.append(out.message)
-            conversation.extend(obs)
+            if step_info.get("context_reset"):  # the env rebuilt the context: obs is the whole next prompt
+                conversation = list(obs)
+            else:
+                conversation.append(out.message)
+                conversation.extend(obs)
             if terminated or truncated:
                 traj.terminated, traj.truncated = terminated, truncated
                 traj.reward = sum(t.reward for t in traj.turns)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,78 @@ class GeneratedTaskDataset(TaskDataset):
         if split not in self._sizes:
             raise KeyError(f"unknown split {split!r}; have {self.splits}")
         return self.get(f"{split}-{int(rng.integers(self._sizes[split]))}")
+
+    def __len__(self) -> int:
+        return self.size()
+
+    def __iter__(self) -> Iterator[Task]:
+        return (self.get(i) for i in self.ids())
+
+    def __getitem__(self, index: int) -> Task:
+        return self.get(self.ids()[index])
+
+
+class MixedTaskDataset(TaskDataset):
+    """Several task datasets under one id space.
+
+    Task `"{name}/{id}"` is task `id` of source `name`, with `metadata["source"] = name`. `ids(split)`
+    interleaves the sources round-robin, so the first n ids of a split mix them; `sample` picks a source
+    that has the split (in proportion to `weights`, equal by default) and then one of its tasks.
+    """
+
+    def __init__(self, sources: Mapping[str, TaskDataset], weights: Mapping[str, float] | None = None) -> None:
+        if not sources:
+            raise ValueError("a mixture needs at least one source")
+        if any("/" in name for name in sources):
+            raise ValueError("source names cannot contain '/'")
+        self.sources = dict(sources)
+        self.weights = {name: float((weights or {}).get(name, 1.0)) for name in self.sources}
+        if any(w < 0 for w in self.weights.values()) or not any(self.weights.values()):
+            raise ValueError("weights must be >= 0 and not all 0")
+        self._cache: dict[str, Task] = {}
+        self._split_sizes: dict[str, int] = {}
+        self._tasks = []
+        self._by_id = {}
+
+    @property
+    def splits(self) -> list[str]:
+        return sorted({s for src in self.sources.values() for s in src.splits})
+
+    def ids(self, split: str | None = None) -> list[str]:
+        per_source = [[f"{name}/{i}" for i in src.ids(split)] for name, src in self.sources.items()]
+        return [i for row in itertools.zip_longest(*per_source) for i in row if i is not None]
+
+    def size(self, split: str | None = None) -> int:
+        return sum(src.size(split) for src in self.sources.values())
+
+    def _wrap(self, name: str, task: Task) -> Task:
+        full = f"{name}/{task.id}"
+        cached = self._cache.get(full)
+        if cached is None:
+            cached = replace(task, id=full, metadata={**task.metadata, "source": name})
+            if len(self._cache) < 100_000:
+                self._cache[full] = cached
+        return cached
+
+    def get(self, task_id: str) -> Task:
+        name, sep, inner = task_id.partition("/")
+        if not sep or name not in self.sources:
+            raise KeyError(f"unknown task id {task_id!r}; mixed ids look like '{next(iter(self.sources))}/<id>'")
+        return self._wrap(name, self.sources[name].get(inner))
+
+    def _has(self, name: str, split: str) -> bool:
+        key = f"{name}/{split}"  # cached: counting a fixed dataset's split walks all of it
+        if key not in self._split_sizes:
+            self._split_sizes[key] = self.sources[name].size(split)
+        return self._split_sizes[key] > 0
+
+    def sample(self, rng: np.random.Generator, split: str | None = None) -> Task:
+        names = [n for n in self.sources if self.weights[n] > 0 and (split is None or self._has(n, split))]
+        if not names:
+            raise KeyError(f"no source has the split {split!r}; have {self.splits}")
+        p = np.array([self.weights[n] for n in names])
+        name = names[int(rng.choice(len(names), p=p / p.sum()))]
+        return self._wrap(name, self.sources[name].sample(rng, split))
 
     def __len__(self) -> int:
         return self.size()

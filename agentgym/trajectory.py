@@ -19,7 +19,15 @@ from typing import Any
 
 @dataclass
 class Turn:
-    """One assistant action and the env's answer to it."""
+    """One assistant action and the env's answer to it.
+
+    Envs that rebuild the agent's context every turn (`info["context_reset"]`, e.g.
+    `agentgym.wrappers.MarkovianWorkspace`) return the complete next prompt as the observation; for them
+    `context_reset` is True on every turn whose observation replaces the context, and the token-exact
+    training loop records on each turn the exact prompt ids it was generated from (`prompt_ids`), so
+    every turn is its own (prompt, response) sample. `prompt_ids` is None on turns that continue the
+    running context (the usual multi-turn case).
+    """
 
     assistant: dict[str, Any]
     observation: list[dict[str, Any]] = field(default_factory=list)
@@ -34,6 +42,8 @@ class Turn:
     parse_errors: list[str] = field(default_factory=list)
     agent_seconds: float = 0.0
     env_seconds: float = 0.0
+    prompt_ids: list[int] | None = None
+    context_reset: bool = False
 
 
 @dataclass
@@ -92,6 +102,17 @@ class Trajectory:
         for t in self.turns:
             out.append(t.assistant)
             out.extend(t.observation)
+        return out
+
+    def turn_prompt(self, k: int) -> list[dict[str, Any]]:
+        """The messages turn `k` was generated from: the opening messages with every earlier turn and
+        observation, restarted from the observation of the last earlier turn that reset the context."""
+        out = list(self.messages)
+        for t in self.turns[:k]:
+            if t.context_reset:
+                out = list(t.observation)
+            else:
+                out += [t.assistant, *t.observation]
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -69,11 +69,11 @@ def run_ours(steps: int, warmup: int) -> dict:
                      max_length=1024, learning_rate=LR, micro_batch_size=MICRO, log_every=0, seed=0,
                      skip_zero_advantages=False)  # do the same compute as TRL even for all-equal groups
     trainer = GRPOTrainer(model, PromptEnv, cfg, tokenizer=tok, train_tasks=[str(i) for i in range(len(PROMPTS))])
-    trainer._order = [str(i) for i in reversed(range(len(PROMPTS)))]  # same prompt order as TRL's loop
+    trainer.sampler.order = [str(i) for i in reversed(range(len(PROMPTS)))]  # same prompt order as TRL's loop
     rows = []
     for _ in range(steps + warmup):
         m = trainer.train_step()
-        rows.append({"gen": m["gen_seconds"], "opt": m["opt_seconds"], "tokens": m["policy_tokens"]})
+        rows.append({"gen": m["rollout_seconds"], "opt": m["train_seconds"] + m["sync_seconds"], "tokens": m["policy_tokens"]})
     return {"rows": rows[warmup:]}
 
 

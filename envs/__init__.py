@@ -16,3 +16,10 @@ def register_builtin_envs() -> None:
     register("PythonAlgo-v0", "agentgym.envs.code:PythonAlgoEnv")
     register("MultiHopQA-v0", "agentgym.envs.search:MultiHopQAEnv")
     register("SearchQA-v0", "agentgym.envs.search:SearchQAEnv")
+    register("MathSearch-v0", "agentgym.envs.mixed:MathSearchEnv")
+    # TAPO's tag protocol and IterResearch's Markovian workspace over the tool envs (agentgym.wrappers)
+    register("TAPO-MathPython-v0", "agentgym.wrappers:make_tapo_env", kwargs={"base_env": "MathPython-v0"})
+    register("TAPO-MultiHopQA-v0", "agentgym.wrappers:make_tapo_env",
+             kwargs={"base_env": "MultiHopQA-v0", "open_tool": False})
+    register("TAPO-MathSearch-v0", "agentgym.wrappers:make_tapo_env", kwargs={"base_env": "MathSearch-v0"})
+    register("EAPO-MultiHopQA-v0", "agentgym.wrappers:make_workspace_env", kwargs={"base_env": "MultiHopQA-v0"})

@@ -7,7 +7,17 @@
 """
 
 from agentgym.trainers import algorithms
-from agentgym.trainers.config import GRPOConfig
+from agentgym.trainers.base import RLTrainer, Rollout, TaskSampler, compute_advantages
+from agentgym.trainers.checkpoint import latest_checkpoint, list_checkpoints
+from agentgym.trainers.config import (
+    ConfigError,
+    DAPOConfig,
+    GRPOConfig,
+    PPOConfig,
+    ReinforcePPConfig,
+    RLConfig,
+    RLOOConfig,
+)
 from agentgym.trainers.data import (
     SequenceView,
     TokenBatch,
@@ -16,27 +26,71 @@ from agentgym.trainers.data import (
     trajectory_tokens,
     turn_delta_ids,
 )
+from agentgym.trainers.eapo import EAPOConfig, EAPOTrainer
 from agentgym.trainers.engines import HFEngine, RolloutEngine, VLLMEngine
 from agentgym.trainers.episodes import run_episode, run_groups
-from agentgym.trainers.grpo import GRPOTrainer, compute_advantages
-from agentgym.trainers.modeling import sequence_logprobs
+from agentgym.trainers.grpo import DAPOTrainer, GRPOTrainer
+from agentgym.trainers.igpo import IGPOConfig, IGPOTrainer
+from agentgym.trainers.logging import MetricLogger, make_logger
+from agentgym.trainers.modeling import TokenScores, score_tokens, sequence_logprobs
+from agentgym.trainers.ppo import Critic, PPOTrainer, ValueHead
+from agentgym.trainers.registry import TRAINERS, RunSpec, build_trainer, load_run_spec, register_trainer
+from agentgym.trainers.rloo import ReinforcePPTrainer, RLOOTrainer
 from agentgym.trainers.sft import behaviour_cloning, successful, to_sft_dataset
+from agentgym.trainers.shapers import APOShaper, ASPOShaper, HBPOShaper, Shaper
+from agentgym.trainers.tapo import TAPOConfig, TAPOTrainer
 
 __all__ = [
+    "TRAINERS",
+    "APOShaper",
+    "ASPOShaper",
+    "ConfigError",
+    "Critic",
+    "DAPOConfig",
+    "DAPOTrainer",
+    "EAPOConfig",
+    "EAPOTrainer",
     "GRPOConfig",
     "GRPOTrainer",
+    "HBPOShaper",
     "HFEngine",
+    "IGPOConfig",
+    "IGPOTrainer",
+    "MetricLogger",
+    "PPOConfig",
+    "PPOTrainer",
+    "RLConfig",
+    "RLOOConfig",
+    "RLOOTrainer",
+    "RLTrainer",
+    "ReinforcePPConfig",
+    "ReinforcePPTrainer",
+    "Rollout",
     "RolloutEngine",
+    "RunSpec",
     "SequenceView",
+    "Shaper",
+    "TAPOConfig",
+    "TAPOTrainer",
+    "TaskSampler",
     "TokenBatch",
+    "TokenScores",
     "VLLMEngine",
+    "ValueHead",
     "algorithms",
     "behaviour_cloning",
     "build_batch",
+    "build_trainer",
     "compute_advantages",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_run_spec",
+    "make_logger",
     "prompt_ids",
+    "register_trainer",
     "run_episode",
     "run_groups",
+    "score_tokens",
     "sequence_logprobs",
     "successful",
     "to_sft_dataset",

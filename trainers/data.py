@@ -137,7 +137,7 @@ def _reward_positions(ends: list[int], mask: list[int]) -> list[int]:
 
 
 _SEQ_FIELDS = {"input_ids", "attention_mask", "loss_mask", "old_logprobs", "turn_index", "token_rewards",
-               "advantages", "returns", "ref_logprobs"}
+               "advantages", "returns", "ref_logprobs", "values"}
 
 
 @dataclass
@@ -147,7 +147,9 @@ class TokenBatch:
     `old_logprobs` are the engine's log-probs of the generated tokens at the position of each token;
     `token_rewards` hold each turn's reward on its last policy token; `advantages` and `returns` are filled
     by an estimator. `turn_rewards`/`turn_mask` are `(B, K)` per-turn rewards; `group_index` (B,) says
-    which rows share a task; `truncated` (B,) marks rows cut at the maximum length.
+    which rows share a task; `truncated` (B,) marks rows cut at the maximum length. `values` are a
+    critic's values at rollout time (PPO). Tensors in `extras` whose first dimension is the batch are
+    selected and split along with the rows (and trimmed when their second dimension is the sequence).
     """
 
     input_ids: torch.Tensor
@@ -163,6 +165,7 @@ class TokenBatch:
     advantages: torch.Tensor | None = None
     returns: torch.Tensor | None = None
     ref_logprobs: torch.Tensor | None = None
+    values: torch.Tensor | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -179,9 +182,12 @@ class TokenBatch:
 
     def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> TokenBatch:
         kw = {}
+        rows = len(self)
         for f in fields(self):
             v = getattr(self, f.name)
             kw[f.name] = fn(v) if isinstance(v, torch.Tensor) else v
+        kw["extras"] = {k: fn(v) if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == rows else v
+                        for k, v in self.extras.items()}
         return TokenBatch(**kw)
 
     def to(self, device: torch.device | str) -> TokenBatch:
@@ -192,11 +198,15 @@ class TokenBatch:
         idx = torch.as_tensor(rows, dtype=torch.long)
         sub = self._map(lambda t: t[idx])
         width = int(sub.attention_mask.sum(dim=-1).max()) if len(idx) else 0
-        return TokenBatch(**{
+        full = self.input_ids.shape[1]
+        out = TokenBatch(**{
             f.name: (getattr(sub, f.name)[:, :width] if f.name in _SEQ_FIELDS and getattr(sub, f.name) is not None
                      else getattr(sub, f.name))
             for f in fields(sub)
         })
+        out.extras = {k: v[:, :width] if isinstance(v, torch.Tensor) and v.dim() >= 2 and v.shape[1] == full else v
+                      for k, v in sub.extras.items()}
+        return out
 
     def split(self, size: int) -> list[TokenBatch]:
         """Consecutive chunks of at most `size` rows (micro-batches)."""

@@ -20,6 +20,8 @@ from agentgym.models.generation import SamplingParams
 from agentgym.trajectory import Trajectory, Turn, episode_key
 
 EnvFactory = Callable[[], Any]
+# (first messages, task id, sample index) -> the messages the policy starts from
+PreparePrompt = Callable[[list[dict[str, Any]], str, int], list[dict[str, Any]]]
 
 
 def env_factory(env: Any, env_kwargs: dict[str, Any] | None = None) -> tuple[EnvFactory, str]:
@@ -48,20 +50,30 @@ async def run_episode(
     sample_index: int = 0,
     max_length: int | None = None,
     env_id: str = "",
+    prepare: PreparePrompt | None = None,
 ) -> Trajectory:
     """Play one episode; stop strings come from the env (`info["stop"]`) on top of `params.stop`.
 
     With `max_length`, the episode ends (truncated) once its token context would exceed it.
+
+    An env whose info says `context_reset` (e.g. `agentgym.wrappers.MarkovianWorkspace`) returns the whole
+    next prompt as its observation: the token context then restarts from that prompt, and every turn
+    records the exact prompt ids it was generated from in `Turn.prompt_ids` (one sample per turn).
     """
     tok = engine.tokenizer
     started, t0 = time.time(), time.perf_counter()
     messages, info = await env.areset(options={"task_id": task_id})
+    if prepare is not None:  # e.g. a shaper stating a token budget or forcing a mode
+        messages = prepare(list(messages), str(task_id), sample_index)
     stop = tuple(dict.fromkeys([*params.stop, *info.get("stop", [])]))
     traj = Trajectory(episode_id=episode_key(task_id, sample_index), env_id=env_id, task_id=str(task_id),
                       agent_id="policy", sample_index=sample_index, messages=[dict(m) for m in messages],
                       started_at=started)
+    # what the env tells trainers (gold answers, task kind ...): reset info, then the final step's on top
+    traj.info.update({k: v for k, v in info.items() if k != "stop"})
     context = prompt_ids(tok, messages)
     history = list(messages)
+    segmented = bool(info.get("context_reset"))  # the env rebuilds the context every turn
     done = False
     while not done:
         budget = params.max_new_tokens if max_length is None else min(params.max_new_tokens, max_length - len(context))
@@ -76,12 +88,14 @@ async def run_episode(
         obs, reward, terminated, truncated, step_info = await env.astep(gen.text)
         te = time.perf_counter()
         done = bool(terminated or truncated)
+        reset = bool(step_info.get("context_reset"))
         traj.turns.append(Turn(
             assistant=assistant, observation=[dict(m) for m in obs], reward=float(reward),
             token_ids=list(gen.token_ids), logprobs=list(gen.logprobs), prompt_tokens=len(context),
             completion_tokens=len(gen.token_ids), finish_reason=gen.finish_reason,
             tool_calls=list(step_info.get("tool_calls", [])), parse_errors=list(step_info.get("parse_errors", [])),
             agent_seconds=tb - ta, env_seconds=te - tb,
+            prompt_ids=list(context) if segmented else None, context_reset=reset,
         ))
         context = context + list(gen.token_ids)
         if done:
@@ -89,6 +103,10 @@ async def run_episode(
             traj.success = bool(step_info.get("success", False))
             traj.answer = step_info.get("answer")
             traj.reward_components = dict(step_info.get("reward_components", {}))
+            traj.info.update({k: v for k, v in step_info.items() if k != "stop"})
+        elif reset:  # the observation is the complete next prompt: a fresh token context
+            context, history, segmented = prompt_ids(tok, obs), list(obs), True
+            continue
         else:
             context = context + turn_delta_ids(tok, history, obs, gen.token_ids)
         history += [assistant, *obs]
@@ -108,6 +126,7 @@ async def run_groups(
     max_length: int | None = None,
     env_id: str = "",
     envs: list[Any] | None = None,
+    prepare: PreparePrompt | None = None,
 ) -> list[list[Trajectory]]:
     """`group_size` episodes of each task, run `concurrency` at a time; returns one list per task.
 
@@ -131,7 +150,7 @@ async def run_groups(
             except asyncio.QueueEmpty:
                 return
             out[g][i] = await run_episode(env, engine, tid, params, sample_index=i, max_length=max_length,
-                                          env_id=env_id)
+                                          env_id=env_id, prepare=prepare)
 
     await asyncio.gather(*(worker(pool[w]) for w in range(n_workers)))
     return [[t for t in group if t is not None] for group in out]

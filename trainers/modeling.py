@@ -1,26 +1,117 @@
-"""Scoring token sequences with the policy: log-probs (and entropies) of the generated tokens only.
+"""Scoring token sequences with the policy: log-probs (and entropies, values) of the generated tokens only.
 
 The language-model head is applied only at positions whose next token is a policy token. Prompt, tool
 and padding positions run through the transformer body (they are context) but never through the
 vocabulary projection or the log-softmax, which is where most of the memory and time of scoring goes for a
-model with a large vocabulary.
+model with a large vocabulary. A value head, when given, reads the same hidden states at the same
+positions, so a critic's value of a token is the value of the state the policy sampled it from.
 """
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from agentgym.trainers.algorithms.losses import entropy_from_logits
 
 
-def _body_and_head(model: Any) -> tuple[Any, Any] | None:
+def unwrap_peft(model: Any) -> Any:
+    """The transformers model inside a `peft` wrapper (its LoRA layers are injected in place, so calling
+    it runs the adapters); any other model is returned as is."""
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else model
+
+
+def body_and_head(model: Any) -> tuple[Any, Any] | None:
+    """`(transformer body, LM head)` of a transformers causal LM, or None when it has no such split."""
+    model = unwrap_peft(model)
     prefix = getattr(model, "base_model_prefix", None)
     body = getattr(model, prefix, None) if prefix else None
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if body is None or head is None or body is model:
         return None
     return body, head
+
+
+def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on CUDA when asked; a no-op elsewhere (CPU bf16 matmuls are slow on most CPUs)."""
+    if bf16 and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def hidden_states(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Last-layer hidden states `(B, T, H)` (after the final norm: what the LM head reads)."""
+    parts = body_and_head(model)
+    if parts is not None:
+        return parts[0](input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states[-1]
+
+
+@dataclass
+class TokenScores:
+    """Per-token `(B, T)` outputs at policy-token positions (zero elsewhere)."""
+
+    logprobs: torch.Tensor
+    entropy: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+
+
+def _scatter(values: torch.Tensor, target: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    out = torch.zeros(shape, dtype=values.dtype, device=values.device)
+    out[:, 1:][target] = values
+    return out
+
+
+def score_tokens(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    loss_mask: torch.Tensor,
+    temperature: float = 1.0,
+    *,
+    entropy: str | None = None,
+    value_head: torch.nn.Module | None = None,
+    bf16: bool = False,
+) -> TokenScores:
+    """Log-prob of each policy token given the tokens before it, plus optional entropy and values.
+
+    Args:
+        entropy: None, "grad" (differentiable, for an entropy bonus) or "detached" (a metric only).
+        value_head: maps hidden states `(N, H)` to `(N, 1)`; applied at the same positions as the LM head.
+        bf16: autocast the forward pass to bf16 on CUDA.
+    """
+    target = loss_mask[:, 1:].bool()
+    values = None
+    with autocast(input_ids.device, bf16):
+        parts = body_and_head(model)
+        if parts is None and value_head is None:  # no body/head split: full logits, then pick
+            logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][target].float()
+        else:
+            hidden = hidden_states(model, input_ids, attention_mask)[:, :-1][target]
+            head = parts[1] if parts is not None else model.get_output_embeddings()
+            logits = head(hidden).float()
+            if value_head is not None:
+                values = value_head(hidden).float().squeeze(-1)
+    if temperature != 1.0:
+        logits = logits / temperature
+    tokens = input_ids[:, 1:][target]
+    logp_all = torch.log_softmax(logits, dim=-1)
+    picked = logp_all.gather(-1, tokens[:, None]).squeeze(-1)
+    ent = None
+    if entropy == "grad":
+        ent = _scatter(entropy_from_logits(logits), target, input_ids.shape)
+    elif entropy == "detached":
+        with torch.no_grad():
+            lp = logp_all.detach()
+            ent = _scatter(-(lp.exp() * lp).sum(-1), target, input_ids.shape)
+    return TokenScores(
+        logprobs=_scatter(picked, target, input_ids.shape),
+        entropy=ent,
+        values=_scatter(values, target, input_ids.shape) if values is not None else None,
+    )
 
 
 def sequence_logprobs(
@@ -36,23 +127,6 @@ def sequence_logprobs(
     Returns `(logprobs, entropy)` shaped `(B, T)` (zero where `loss_mask` is 0); `entropy` is the entropy
     of the next-token distribution that produced each policy token, or None unless `with_entropy`.
     """
-    target = loss_mask[:, 1:].bool()
-    parts = _body_and_head(model)
-    if parts is not None:
-        body, head = parts
-        hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        logits = head(hidden[:, :-1][target])
-    else:
-        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][target]
-    logits = logits.float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    tokens = input_ids[:, 1:][target]
-    picked = torch.log_softmax(logits, dim=-1).gather(-1, tokens[:, None]).squeeze(-1)
-    out = torch.zeros(input_ids.shape, dtype=picked.dtype, device=picked.device)
-    out[:, 1:][target] = picked
-    ent = None
-    if with_entropy:
-        ent = torch.zeros(input_ids.shape, dtype=picked.dtype, device=picked.device)
-        ent[:, 1:][target] = entropy_from_logits(logits)
-    return out, ent
+    s = score_tokens(model, input_ids, attention_mask, loss_mask, temperature,
+                     entropy="grad" if with_entropy else None)
+    return s.logprobs, s.entropy

@@ -111,22 +111,28 @@ class TagProtocol(ToolProtocol):
                 body, pos = text[body_start:], len(text)
             else:
                 body, pos = text[body_start:end], end + len(close_tag)
-            tool_name = self.tag_to_tool[tag]
-            arg = self._argument_for(tool_name)
-            if arg is not None:
-                arguments = json.dumps({arg: body.strip("\n")}, ensure_ascii=False)
+            call = self.call_from_body(tag, body, turn, len(calls))
+            if isinstance(call, str):
+                errors.append(call)
             else:
-                try:
-                    obj = json.loads(body) if body.strip() else {}
-                except json.JSONDecodeError:
-                    errors.append(f"{open_tag} takes a JSON object of arguments; its body is not valid JSON")
-                    continue
-                if not isinstance(obj, dict):
-                    errors.append(f"{open_tag} takes a JSON object of arguments")
-                    continue
-                arguments = json.dumps(obj, ensure_ascii=False)
-            calls.append(ToolCall(id=call_id(turn, len(calls)), name=tool_name, arguments=arguments))
+                calls.append(call)
         return ParsedAction(message=message, calls=calls, errors=errors)
+
+    def call_from_body(self, tag: str, body: str, turn: int, index: int) -> ToolCall | str:
+        """The call a `<tag>body</tag>` block makes, or the error that stops it."""
+        tool_name = self.tag_to_tool[tag]
+        arg = self._argument_for(tool_name)
+        if arg is not None:
+            arguments = json.dumps({arg: body.strip("\n")}, ensure_ascii=False)
+        else:
+            try:
+                obj = json.loads(body) if body.strip() else {}
+            except json.JSONDecodeError:
+                return f"<{tag}> takes a JSON object of arguments; its body is not valid JSON"
+            if not isinstance(obj, dict):
+                return f"<{tag}> takes a JSON object of arguments"
+            arguments = json.dumps(obj, ensure_ascii=False)
+        return ToolCall(id=call_id(turn, index), name=tool_name, arguments=arguments)
 
     def format_results(self, outputs: Sequence[ToolOutput]) -> list[dict[str, Any]]:
         if not outputs:

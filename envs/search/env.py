@@ -211,24 +211,39 @@ class MultiHopQAEnv(SearchEnv):
         split: str = "test",
         **kwargs: Any,
     ) -> None:
-        hop_choices = (hops,) if isinstance(hops, int) else tuple(int(h) for h in hops)
-        if not hop_choices or any(not 1 <= h <= 4 for h in hop_choices):
-            raise ValueError("hops must be between 1 and 4")
         self.config = KBConfig(n_docs=n_docs, distractors=distractors, seed=kb_seed)
         self.kb = build_kb(self.config)
-        self.hop_choices = hop_choices
-        kb = self.kb
-
-        def make_task(rng: np.random.Generator, task_id: str, task_split: str) -> Task:
-            h = hop_choices[int(rng.integers(len(hop_choices)))]
-            q = make_question(kb, rng, h, attribute_rate)
-            return Task(task_id, q.question, list(q.answers), task_split, metadata={
-                "gold_doc_ids": list(q.gold_doc_ids), "gold_titles": list(q.gold_titles),
-                "relations": list(q.relations), "hops": q.hops})
-
-        salt = f"mhqa:{n_docs}:{distractors}:{kb_seed}:{hop_choices}:{attribute_rate}"
-        tasks = GeneratedTaskDataset(make_task, sizes or {"train": 100_000, "test": 1_000}, salt=salt)
+        tasks = multihop_tasks(self.config, hops, attribute_rate, sizes)
+        self.hop_choices = tasks.hop_choices
         super().__init__(tasks, kb_backend(self.config, retriever), split=split, **kwargs)
+
+
+class MultiHopTasks(GeneratedTaskDataset):
+    """The generated questions of `MultiHopQAEnv` (see `multihop_tasks`)."""
+
+    hop_choices: tuple[int, ...] = ()
+
+
+def multihop_tasks(config: KBConfig, hops: int | Sequence[int] = 2, attribute_rate: float = 0.3,
+                   sizes: dict[str, int] | None = None) -> MultiHopTasks:
+    """1-4 hop questions about the knowledge base of `config`; `task.answer` holds the gold aliases and
+    `task.metadata` the gold documents, relation chain and hop count."""
+    hop_choices = (hops,) if isinstance(hops, int) else tuple(int(h) for h in hops)
+    if not hop_choices or any(not 1 <= h <= 4 for h in hop_choices):
+        raise ValueError("hops must be between 1 and 4")
+    kb = build_kb(config)
+
+    def make_task(rng: np.random.Generator, task_id: str, task_split: str) -> Task:
+        h = hop_choices[int(rng.integers(len(hop_choices)))]
+        q = make_question(kb, rng, h, attribute_rate)
+        return Task(task_id, q.question, list(q.answers), task_split, metadata={
+            "gold_doc_ids": list(q.gold_doc_ids), "gold_titles": list(q.gold_titles),
+            "relations": list(q.relations), "hops": q.hops})
+
+    salt = f"mhqa:{config.n_docs}:{config.distractors}:{config.seed}:{hop_choices}:{attribute_rate}"
+    tasks = MultiHopTasks(make_task, sizes or {"train": 100_000, "test": 1_000}, salt=salt)
+    tasks.hop_choices = hop_choices
+    return tasks
 
 
 # ---------------------------------------------------------------------------- SearchQA-v0

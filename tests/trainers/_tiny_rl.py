@@ -74,3 +74,18 @@ class KeyEnv:
             return [], 0.0, True, False, {"success": False}
         ok = "seven" in action
         return [], 1.0 if ok else 0.0, True, False, {"success": ok}
+
+
+def smollm2_tokenizer() -> Any:
+    """SmolLM2's real tokenizer and chat template (converting the shipped GGUF once if needed)."""
+    from transformers import AutoTokenizer
+
+    from agentgym.models.loading import _cache_dir, load_model, resolve_model
+
+    folder = _cache_dir(resolve_model("smollm2"))
+    if not (folder / "tokenizer_config.json").exists():
+        load_model("smollm2")  # writes the converted copy
+    tok = AutoTokenizer.from_pretrained(folder)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok

@@ -57,6 +57,14 @@ class RolloutEngine(ABC):
         """Make the engine sample from `model`'s current weights (no-op when it holds the same module)."""
         return None
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint must keep for the engine to sample the same next tokens (e.g. its RNG)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict()` (no-op by default)."""
+        return None
+
     def sleep(self) -> None:
         """Release accelerator memory between rollouts (no-op by default)."""
         return None

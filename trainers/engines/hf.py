@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from agentgym.trainers.engines.base import RolloutEngine
+from agentgym.trainers.modeling import autocast
 
 from agentgym.models.generation import Generation, SamplingParams, generate_batch
 
@@ -30,12 +31,15 @@ class HFEngine(RolloutEngine):
         run_in_thread: decode on a worker thread so the event loop keeps stepping envs during a batch. Off by
             default on CPU, where torch ops issued from a non-main thread ran about 25% slower on this machine
             (and envs have little to do while a batch decodes); on by default on GPU.
+        bf16: decode under bf16 autocast on CUDA (what a trainer with `bf16=True` trains under, so the
+            sampling log-probs match the trainer's).
     """
 
     def __init__(self, model: Any, tokenizer: Any, max_batch_size: int = 64, max_wait: float = 0.005,
-                 seed: int | None = None, run_in_thread: bool | None = None) -> None:
+                 seed: int | None = None, run_in_thread: bool | None = None, bf16: bool = False) -> None:
         super().__init__(tokenizer, max_batch_size, max_wait)
         self.model = model
+        self.bf16 = bf16
         on_cpu = next(model.parameters()).device.type == "cpu"
         self.run_in_thread = (not on_cpu) if run_in_thread is None else run_in_thread
         self._lock = threading.Lock()
@@ -49,14 +53,24 @@ class HFEngine(RolloutEngine):
             was_training = self.model.training
             self.model.eval()
             try:
-                on_cpu = next(self.model.parameters()).device.type == "cpu"
+                device = next(self.model.parameters()).device
                 for i in range(0, len(prompts), self.max_batch_size):
                     chunk = prompts[i: i + self.max_batch_size]
-                    out += generate_batch(self.model, self.tokenizer, chunk, params,
-                                          self._generator if on_cpu else None)
+                    with autocast(device, self.bf16):
+                        out += generate_batch(self.model, self.tokenizer, chunk, params,
+                                              self._generator if device.type == "cpu" else None)
             finally:
                 self.model.train(was_training)
         return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """The CPU sampling generator's state (CUDA sampling uses torch's global CUDA RNG, which a
+        trainer checkpoint saves itself)."""
+        return {"generator": self._generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "generator" in state:
+            self._generator.set_state(state["generator"])
 
     def sync_weights(self, model: Any) -> None:
         if model is self.model:
