@@ -42,12 +42,59 @@ def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMana
     return contextlib.nullcontext()
 
 
-def hidden_states(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Last-layer hidden states `(B, T, H)` (after the final norm: what the LM head reads)."""
+# a shared prompt shorter than this is not worth a separate forward pass
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix_length(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> int:
+    """How many leading tokens every row has in common (all real tokens), leaving each row at least one
+    token after it. Rows of one GRPO group start with the same prompt."""
+    if input_ids.shape[0] < 2 or input_ids.shape[1] < 2:
+        return 0
+    same = (input_ids == input_ids[:1]).all(dim=0) & attention_mask.bool().all(dim=0)
+    length = int(same.long().cumprod(dim=0).sum())
+    return min(length, input_ids.shape[1] - 1)
+
+
+def _shared_prefix_hidden(body: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                          prefix: int) -> torch.Tensor:
+    """The body's hidden states with the common prefix run once: the prefix's key/value cache (with its
+    autograd graph) is repeated for every row and the rows' remainders attend to it. Same values and
+    gradients as the full forward pass, for a fraction of the prompt compute."""
+    b, t = input_ids.shape
+    head = body(input_ids=input_ids[:1, :prefix], use_cache=True)
+    cache = head.past_key_values
+    cache.batch_repeat_interleave(b)
+    positions = torch.arange(prefix, t, device=input_ids.device).expand(b, t - prefix)
+    rest = body(input_ids=input_ids[:, prefix:], attention_mask=attention_mask, position_ids=positions,
+                past_key_values=cache, use_cache=True).last_hidden_state
+    return torch.cat([head.last_hidden_state.expand(b, prefix, -1), rest], dim=1)
+
+
+def _activation_checkpointing(model: Any) -> bool:
+    for name in ("is_activation_checkpointing", "is_gradient_checkpointing"):  # transformers >= 5 name first
+        if hasattr(type(model), name) or hasattr(model, name):
+            return bool(getattr(model, name))
+    return False
+
+
+def hidden_states(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                  share_prefix: bool = True) -> torch.Tensor:
+    """Last-layer hidden states `(B, T, H)` (after the final norm: what the LM head reads).
+
+    With `share_prefix`, rows that start with the same tokens (a group's prompt) run that prefix once
+    (`_shared_prefix_hidden`) unless gradient checkpointing is on (it disables the KV cache in training).
+    """
     parts = body_and_head(model)
-    if parts is not None:
-        return parts[0](input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    return model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states[-1]
+    if parts is None:
+        return model(input_ids=input_ids, attention_mask=attention_mask,
+                     output_hidden_states=True).hidden_states[-1]
+    body = parts[0]
+    if share_prefix and not _activation_checkpointing(unwrap_peft(model)):
+        prefix = shared_prefix_length(input_ids, attention_mask)
+        if prefix >= MIN_SHARED_PREFIX:
+            return _shared_prefix_hidden(body, input_ids, attention_mask, prefix)
+    return body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
 @dataclass

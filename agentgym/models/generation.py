@@ -80,6 +80,16 @@ class _StopChecker:
         return None
 
 
+def _accepts_logits_to_keep(model: Any) -> bool:
+    """Whether the model's forward can skip the LM head on all but the last position (prefill)."""
+    import inspect
+
+    try:
+        return "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 @torch.no_grad()
 def generate_batch(
     model: Any,
@@ -121,10 +131,21 @@ def generate_batch(
     active = list(range(n))  # original row index of each batch row
     past = None
     cur_ids, cur_pos = input_ids, position_ids
+    same_prompt = n > 1 and all(list(p) == list(prompts[0]) for p in prompts[1:])
+    last_only = _accepts_logits_to_keep(model)
     for _ in range(params.max_new_tokens):
-        out = model(input_ids=cur_ids, attention_mask=attn, position_ids=cur_pos, past_key_values=past, use_cache=True)
-        past = out.past_key_values
-        logits = out.logits[:, -1, :].float()
+        kw: dict[str, Any] = {"logits_to_keep": 1} if last_only else {}
+        if past is None and same_prompt:
+            # a group's first turn: n copies of one prompt; prefill it once and repeat its cache
+            out = model(input_ids=cur_ids[:1], attention_mask=attn[:1], position_ids=cur_pos[:1], use_cache=True, **kw)
+            past = out.past_key_values
+            past.batch_repeat_interleave(n)
+            logits = out.logits[:, -1, :].float().expand(n, -1)
+        else:
+            out = model(input_ids=cur_ids, attention_mask=attn, position_ids=cur_pos, past_key_values=past,
+                        use_cache=True, **kw)
+            past = out.past_key_values
+            logits = out.logits[:, -1, :].float()
         next_tok = _sample(logits, params, generator)
         lp = torch.log_softmax(logits, dim=-1).gather(-1, next_tok[:, None]).squeeze(-1)
         keep: list[int] = []
