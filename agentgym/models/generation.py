@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,79 +193,104 @@ class _Request:
     future: asyncio.Future[Generation]
 
 
-class BatchingGenerator:
-    """Serves `generate` calls from many coroutines by batching them through one model.
+class RequestBatcher(ABC):
+    """Serves `generate` calls from many coroutines by batching them through one `generate_batch`.
 
     Requests that arrive within `max_wait` seconds of each other and share sampling parameters run as one
-    batch (at most `max_batch_size` rows) on a worker thread, so the event loop keeps stepping envs.
+    batch (at most `max_batch_size` rows), on a worker thread when `run_in_thread` (so the event loop keeps
+    stepping envs) or inline. A failing batch hands its exception to every waiting caller.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, max_batch_size: int = 16, max_wait: float = 0.01,
-                 seed: int | None = None) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
+    run_in_thread: bool = True
+
+    def __init__(self, max_batch_size: int = 16, max_wait: float = 0.01) -> None:
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
-        self._generator = torch.Generator(device="cpu")
-        if seed is not None:
-            self._generator.manual_seed(seed)
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()  # one batch at a time through the model, across event loops
 
-    def generate_sync(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
-        with self._lock:
-            gen = self._generator if next(self.model.parameters()).device.type == "cpu" else None
-            return generate_batch(self.model, self.tokenizer, prompts, params, gen)
+    @abstractmethod
+    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        """One completion per prompt, in order (blocking)."""
 
     async def generate(self, prompt: Sequence[int], params: SamplingParams) -> Generation:
+        """Sample one completion; concurrent calls are batched together."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._worker is None or self._worker.done():
-            self._loop = loop
-            self._queue = asyncio.Queue()
-            self._worker = loop.create_task(self._run())
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._worker = loop.create_task(self._serve())
         fut: asyncio.Future[Generation] = loop.create_future()
         assert self._queue is not None
-        await self._queue.put(_Request(list(prompt), params, fut))
+        self._queue.put_nowait(_Request(list(prompt), params, fut))
         return await fut
 
-    async def _run(self) -> None:
+    async def _serve(self) -> None:
         assert self._queue is not None
         queue = self._queue
+        loop = asyncio.get_running_loop()
         while True:
-            first = await queue.get()
-            batch = [first]
-            deadline = asyncio.get_running_loop().time() + self.max_wait
+            batch = [await queue.get()]
+            deadline = loop.time() + self.max_wait
             while len(batch) < self.max_batch_size:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
+                # drain what is already queued, then wait briefly for stragglers
+                try:
+                    batch.append(queue.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
+                remaining = deadline - loop.time()
+                if remaining <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(queue.get(), timeout))
+                    batch.append(await asyncio.wait_for(queue.get(), remaining))
                 except TimeoutError:
                     break
-            groups: dict[SamplingParams, list[_Request]] = {}
+            by_params: dict[SamplingParams, list[_Request]] = {}
             for r in batch:
-                groups.setdefault(r.params, []).append(r)
-            for params, reqs in groups.items():
-                live = [r for r in reqs if not r.future.done()]
-                if not live:
-                    continue
+                if not r.future.done():
+                    by_params.setdefault(r.params, []).append(r)
+            for params, reqs in by_params.items():
+                prompts = [r.prompt for r in reqs]
                 try:
-                    outs = await asyncio.to_thread(self.generate_sync, [r.prompt for r in live], params)
-                except Exception as e:
-                    for r in live:
+                    if self.run_in_thread:
+                        outs = await asyncio.to_thread(self.generate_batch, prompts, params)
+                    else:
+                        outs = self.generate_batch(prompts, params)
+                except Exception as e:  # hand the failure to every waiting caller
+                    for r in reqs:
                         if not r.future.done():
                             r.future.set_exception(e)
                     continue
-                for r, o in zip(live, outs, strict=True):
+                for r, o in zip(reqs, outs, strict=True):
                     if not r.future.done():
                         r.future.set_result(o)
 
     async def aclose(self) -> None:
+        """Stop the batching worker of the current event loop."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await self._worker
             self._worker = None
+
+
+class BatchingGenerator(RequestBatcher):
+    """A `RequestBatcher` over a local transformers model (`generate_batch` above), one batch at a time
+    through the model across event loops, with a seeded CPU sampling generator."""
+
+    def __init__(self, model: Any, tokenizer: Any, max_batch_size: int = 16, max_wait: float = 0.01,
+                 seed: int | None = None) -> None:
+        super().__init__(max_batch_size, max_wait)
+        self.model = model
+        self.tokenizer = tokenizer
+        self._generator = torch.Generator(device="cpu")
+        if seed is not None:
+            self._generator.manual_seed(seed)
+        self._lock = threading.Lock()
+
+    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        with self._lock:
+            gen = self._generator if next(self.model.parameters()).device.type == "cpu" else None
+            return generate_batch(self.model, self.tokenizer, prompts, params, gen)
+
