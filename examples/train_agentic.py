@@ -50,12 +50,20 @@ def main() -> None:
     if a.algo == "tapo":
         config["max_sampling_rounds"] = 2
     t0 = time.perf_counter()
-    trainer = cls(a.model, env_id, config, env_kwargs=env_kwargs)
-    before = trainer.evaluate(n=a.eval_tasks)
+    import agentgym
+
+    tasks = agentgym.make(env_id, **env_kwargs).tasks
+    held_out = tasks.ids("test")[: a.eval_tasks]
+    train_tasks = None
+    if not held_out:  # a single-file dataset (GSM8K train.jsonl): hold out its last problems
+        ids = tasks.ids("train")
+        held_out, train_tasks = ids[-a.eval_tasks:], ids[: -a.eval_tasks]
+    trainer = cls(a.model, env_id, config, env_kwargs=env_kwargs, train_tasks=train_tasks)
+    before = trainer.evaluate(held_out)
     print(f"before: success {before['success']:.1%}, reward {before['reward']:.3f} on {before['n']} held-out tasks",
           flush=True)
     history = trainer.train()
-    after = trainer.evaluate(n=a.eval_tasks)
+    after = trainer.evaluate(held_out)
     print(f"after:  success {after['success']:.1%}, reward {after['reward']:.3f}; "
           f"wall time {(time.perf_counter() - t0) / 60:.1f} min")
     if a.out:

@@ -629,7 +629,11 @@ class RLTrainer:
                  split: str | None = None) -> dict[str, float]:
         """Success rate and mean reward on held-out tasks (greedy by default), one episode per task."""
         if task_ids is None:
-            task_ids = self._envs[0].tasks.ids(split or self.config.eval_split)[:n]
+            name = split or self.config.eval_split
+            task_ids = self._envs[0].tasks.ids(name)[:n]
+            if not task_ids:
+                raise ValueError(f"the env has no {name!r} tasks to evaluate on; pass task_ids= or another split "
+                                 "(config.eval_split)")
         was_training = self.model.training
         t0 = time.perf_counter()
         groups = asyncio.run(self.rollout(task_ids, group_size=1, temperature=temperature))

@@ -99,6 +99,8 @@ def test_tapo_trains_a_step_on_math_with_the_python_tool(tok):
     m = trainer.train_step()
     assert m["episodes"] == 4 and math.isfinite(m["reward"])
     assert m["reward"] == -1.0  # a random model never writes a well-formed tag sequence
+    with pytest.raises(ValueError, match="no 'test' tasks"):  # GSM8K's train.jsonl has no test split
+        trainer.evaluate()
 
 
 # ---------------------------------------------------------------- IGPO
