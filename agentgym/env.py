@@ -134,6 +134,11 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         """Values for tools' injected parameters."""
         return {"state": state, "env": self, "task": state.task}
 
+    def episode_info(self, state: EpisodeState) -> dict[str, Any]:
+        """Hook: more `info` at reset and after every step, e.g. the gold answers a trainer needs (`info` is
+        never shown to the agent). Nothing by default."""
+        return {}
+
     def on_text_reply(self, state: EpisodeState, text: str) -> list[dict[str, Any]]:
         """A reply with no tool call: submit it as the answer, or remind the agent to use a tool."""
         if self.on_no_tool_call == NO_TOOL_CALL_FINAL:
@@ -175,6 +180,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
             "protocol": self.protocol.name,
             "stop": list(self._stop),
             "max_turns": self.max_turns,
+            **self.episode_info(state),
         }
         return [dict(m) for m in messages], info
 
@@ -206,6 +212,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
             await self.teardown_episode(state)
         else:
             reward = self.step_reward(state, ())
+        info.update(self.episode_info(state))
         return observation, float(reward), terminated, truncated, info
 
     def reset(

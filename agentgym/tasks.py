@@ -96,7 +96,20 @@ def _seed_for(split: str, index: int, salt: str) -> int:
     return int.from_bytes(digest, "little")
 
 
-class GeneratedTaskDataset(TaskDataset):
+class _ComputedIndexing:
+    """Length, iteration and indexing through `size`/`ids`/`get`, for datasets that make tasks on demand."""
+
+    def __len__(self: TaskDataset) -> int:
+        return self.size()
+
+    def __iter__(self: TaskDataset) -> Iterator[Task]:
+        return (self.get(i) for i in self.ids())
+
+    def __getitem__(self: TaskDataset, index: int) -> Task:
+        return self.get(self.ids()[index])
+
+
+class GeneratedTaskDataset(_ComputedIndexing, TaskDataset):
     """An unlimited family of tasks made by `generate(rng, task_id, split)`.
 
     Task `"{split}-{i}"` is always the same task (its generator is seeded from the split, the index and
@@ -149,17 +162,8 @@ class GeneratedTaskDataset(TaskDataset):
             raise KeyError(f"unknown split {split!r}; have {self.splits}")
         return self.get(f"{split}-{int(rng.integers(self._sizes[split]))}")
 
-    def __len__(self) -> int:
-        return self.size()
 
-    def __iter__(self) -> Iterator[Task]:
-        return (self.get(i) for i in self.ids())
-
-    def __getitem__(self, index: int) -> Task:
-        return self.get(self.ids()[index])
-
-
-class MixedTaskDataset(TaskDataset):
+class MixedTaskDataset(_ComputedIndexing, TaskDataset):
     """Several task datasets under one id space.
 
     Task `"{name}/{id}"` is task `id` of source `name`, with `metadata["source"] = name`. `ids(split)`
@@ -220,15 +224,6 @@ class MixedTaskDataset(TaskDataset):
         p = np.array([self.weights[n] for n in names])
         name = names[int(rng.choice(len(names), p=p / p.sum()))]
         return self._wrap(name, self.sources[name].sample(rng, split))
-
-    def __len__(self) -> int:
-        return self.size()
-
-    def __iter__(self) -> Iterator[Task]:
-        return (self.get(i) for i in self.ids())
-
-    def __getitem__(self, index: int) -> Task:
-        return self.get(self.ids()[index])
 
 
 def select_tasks(dataset: TaskDataset, split: str | None, n: int | None, ids: Sequence[str] | None = None) -> list[str]:

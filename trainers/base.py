@@ -234,10 +234,6 @@ class RLTrainer:
         # 3. rollout engine, reference policy, extra modules, optimizer and schedule
         self.engine = engine or HFEngine(self.model, self.tokenizer, max_batch_size=cfg.rollout_batch_size,
                                          seed=cfg.seed, bf16=cfg.bf16)
-        if self.is_lora and not isinstance(self.engine, HFEngine):
-            # an engine with its own copy of the weights (vLLM) would need the merged adapter at every sync
-            raise NotImplementedError("LoRA training is supported with HFEngine only (not with "
-                                      f"{type(self.engine).__name__}); set lora_r: 0 or use the HF engine")
         self.ref_model = ref_model
         if cfg.kl_coef > 0 and self.ref_model is None and not self.is_lora:
             self.ref_model = copy.deepcopy(self.model).eval().requires_grad_(False)

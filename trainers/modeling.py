@@ -24,6 +24,29 @@ def unwrap_peft(model: Any) -> Any:
     return get_base() if callable(get_base) else model
 
 
+@torch.no_grad()
+def merged_state_dict(model: Any) -> dict[str, torch.Tensor]:
+    """The plain transformers state dict of `model`; for a `peft` LoRA model, the base weights plus each
+    active adapter's delta (what an engine holding its own copy of the weights, like vLLM, must load).
+    Computed out of place: the model's own weights are not touched (merging and unmerging in place would
+    add rounding drift to the frozen base at every sync)."""
+    if not hasattr(model, "peft_config"):
+        return {k: v.detach() for k, v in model.state_dict().items()}
+    inner = unwrap_peft(model)
+    out = {k.replace(".base_layer.", "."): v.detach().clone()
+           for k, v in inner.state_dict().items() if "lora_" not in k}
+    for name, module in inner.named_modules():
+        if not (hasattr(module, "get_delta_weight") and hasattr(module, "base_layer")):
+            continue
+        if getattr(module, "merged", False):  # already inside the base weights
+            continue
+        key = f"{name}.weight"
+        for adapter in module.active_adapters:
+            if adapter in getattr(module, "lora_A", {}):
+                out[key] = out[key] + module.get_delta_weight(adapter).to(out[key].dtype)
+    return out
+
+
 def body_and_head(model: Any) -> tuple[Any, Any] | None:
     """`(transformer body, LM head)` of a transformers causal LM, or None when it has no such split."""
     model = unwrap_peft(model)

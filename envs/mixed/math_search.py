@@ -108,21 +108,6 @@ class MathSearchEnv(SandboxEnv):
         kwargs.setdefault("system_prompt", SYSTEM_PROMPT)
         super().__init__(tasks, tools, rubric, protocol=protocol, max_turns=max_turns, split=split, **kwargs)
 
-    def gold_info(self, state: EpisodeState | None = None) -> dict[str, Any]:
+    def episode_info(self, state: EpisodeState) -> dict[str, Any]:
         """What trainers may know and the agent may not: the gold answers and the task's kind."""
-        state = state or self.state
-        if state is None:
-            return {}
         return {"gold_answers": gold_answers(state), "task_kind": task_kind(state)}
-
-    async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-                     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        messages, info = await super().areset(seed=seed, options=options)
-        info.update(self.gold_info())
-        return messages, info
-
-    async def astep(self, action: Any) -> tuple[list[dict[str, Any]], float, bool, bool, dict[str, Any]]:
-        state = self.state
-        obs, reward, terminated, truncated, info = await super().astep(action)
-        info.update(self.gold_info(state))
-        return obs, reward, terminated, truncated, info

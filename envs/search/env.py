@@ -152,28 +152,11 @@ class SearchEnv(LanguageEnv):
         return (f"{base}\n\nExample: to search, write {self.protocol.encode_calls(search)}; "
                 f"to answer, write {self.protocol.encode_calls(ans)}")
 
-    def gold_info(self, state: EpisodeState | None = None) -> dict[str, Any]:
-        """What trainers may know and the agent may not: the gold answers and documents."""
-        state = state or self.state
-        if state is None:
-            return {}
+    def episode_info(self, state: EpisodeState) -> dict[str, Any]:
+        """What trainers may know and the agent may not: the gold answers and documents; searches so far."""
         meta = state.task.metadata
         return {"gold_answers": gold_answers(state), "gold_doc_ids": list(meta.get("gold_doc_ids") or []),
-                "gold_titles": list(meta.get("gold_titles") or [])}
-
-    async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-                     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        messages, info = await super().areset(seed=seed, options=options)
-        info.update(self.gold_info())
-        return messages, info
-
-    async def astep(self, action: Any) -> tuple[list[dict[str, Any]], float, bool, bool, dict[str, Any]]:
-        state = self.state
-        obs, reward, terminated, truncated, info = await super().astep(action)
-        if state is not None:
-            info.update(self.gold_info(state))
-            info["searches"] = int(state.data.get("searches", 0))
-        return obs, reward, terminated, truncated, info
+                "gold_titles": list(meta.get("gold_titles") or []), "searches": int(state.data.get("searches", 0))}
 
 
 # ---------------------------------------------------------------------------- MultiHopQA-v0

@@ -22,7 +22,7 @@ from agentgym.trainers import (
     register_trainer,
 )
 from agentgym.trainers import algorithms as A
-from agentgym.trainers.modeling import score_tokens
+from agentgym.trainers.modeling import merged_state_dict, score_tokens
 
 BASE = dict(steps=40, learning_rate=3e-3, group_size=8, tasks_per_step=8, max_new_tokens=4, max_length=64,
             micro_batch_size=64, seed=0, log_every=0, report_to=[])
@@ -121,6 +121,19 @@ def test_lora_step_changes_only_the_adapter_and_the_engine_samples_from_it(tmp_p
     with torch.no_grad():
         expected = score_tokens(base_copy, batch.input_ids, batch.attention_mask, batch.loss_mask).logprobs
     torch.testing.assert_close(ref, expected, atol=1e-5, rtol=1e-5)
+    # what an engine with its own weights (vLLM) loads: a plain state dict that computes the adapted policy,
+    # taken without changing the trained model by a single bit
+    snapshot = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    merged_sd = merged_state_dict(trainer.model)
+    assert not any("lora_" in k or "base_layer" in k for k in merged_sd)
+    plain = tiny_model(trainer.tokenizer)  # the architecture without LoRA layers, other weights
+    plain.load_state_dict(merged_sd)
+    with torch.no_grad():
+        adapted = score_tokens(trainer.model, batch.input_ids, batch.attention_mask, batch.loss_mask).logprobs
+        from_merged = score_tokens(plain, batch.input_ids, batch.attention_mask, batch.loss_mask).logprobs
+    torch.testing.assert_close(from_merged, adapted, atol=1e-5, rtol=1e-5)
+    now = trainer.model.state_dict()
+    assert all(torch.equal(v, now[k]) for k, v in snapshot.items())
     # the checkpoint holds the adapter only, and restores it
     path = trainer.save_checkpoint()
     assert (path / "model" / "adapter_model.safetensors").is_file()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentgym.trainers.engines.base import RolloutEngine
+from agentgym.trainers.modeling import merged_state_dict
 
 from agentgym.models.generation import Generation, SamplingParams
 
@@ -66,7 +67,7 @@ class VLLMEngine(RolloutEngine):
         """Load the trainer's current weights into the engine's model."""
         if self._asleep:
             self.wake()
-        weights = [(name, p.detach()) for name, p in model.state_dict().items()]
+        weights = list(merged_state_dict(model).items())  # a LoRA policy: base weights + merged adapter
 
         def load(engine_model: Any) -> None:
             engine_model.load_weights(weights=weights)
