@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -52,6 +52,8 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         max_calls_per_turn: extra calls in one turn are not run (an observation says so).
         max_output_chars: tool output beyond this is cut with a marker.
         success_threshold: an episode is a success when its reward reaches this value.
+        reward_weights: new weights for named rubric terms, e.g. `{"used_calculator": 0.1}` to shape
+            training with a metric the env only logs (weight 0); unknown names raise `ValueError`.
         render_mode: None or "ansi".
     """
 
@@ -70,6 +72,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         max_calls_per_turn: int | None = None,
         max_output_chars: int | None = 8_000,
         success_threshold: float = 1.0,
+        reward_weights: Mapping[str, float] | None = None,
         render_mode: str | None = None,
     ) -> None:
         if on_no_tool_call not in (NO_TOOL_CALL_FINAL, NO_TOOL_CALL_REMIND):
@@ -84,6 +87,8 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         if len(self._tools_by_name) != len(self.tools):
             raise ValueError("tool names must be unique")
         self.rubric = rubric or Rubric()
+        if reward_weights:
+            self.rubric = self.rubric.reweighted(reward_weights)
         self.set_protocol(protocol)
         self.system_prompt = system_prompt
         self.max_turns = max_turns

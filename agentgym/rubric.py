@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,17 @@ class Rubric:
         names = [f.name for f in self.funcs]
         if len(set(names)) != len(names):
             raise ValueError(f"reward function names must be unique, got {names}")
+
+    def reweighted(self, weights: Mapping[str, float]) -> Rubric:
+        """A copy with the named terms' weights replaced (the others keep theirs)."""
+        names = [f.name for f in self.funcs]
+        unknown = sorted(set(weights) - set(names))
+        if unknown:
+            raise ValueError(f"unknown reward terms {unknown}; this rubric has {names}")
+        for name, w in weights.items():
+            if not isinstance(w, (int, float)) or not math.isfinite(w):
+                raise ValueError(f"the weight of {name!r} must be a finite number, got {w!r}")
+        return Rubric([RewardFunc(f.fn, float(weights.get(f.name, f.weight)), f.name) for f in self.funcs])
 
     async def score(self, state: EpisodeState) -> tuple[float, dict[str, Any]]:
         """Return (total reward, {name: value} for every function)."""

@@ -88,6 +88,19 @@ def test_success_reward_and_zero_weight_metric_logged():
         env.step("again")
 
 
+
+def test_reward_weights_shape_the_reward_but_not_success():
+    env = agentgym.make("Arithmetic-v0", difficulty=1, reward_weights={"used_calculator": 0.1})
+    _, info = env.reset(options={"task_id": "test-0"})
+    env.step(call("calculator", expression="2 + 2"))
+    _obs, reward, term, _trunc, info = env.step(call("answer", answer="-123456"))  # wrong on purpose
+    assert term and reward == pytest.approx(0.1) and not info["success"]
+    assert agentgym.make("Arithmetic-v0", difficulty=1).rubric.funcs[1].weight == 0.0  # others keep theirs
+    with pytest.raises(ValueError, match=r"unknown reward terms.*used_calculator"):
+        agentgym.make("Arithmetic-v0", reward_weights={"use_calculator": 0.1})
+    with pytest.raises(ValueError, match="finite"):
+        agentgym.make("Arithmetic-v0", reward_weights={"used_calculator": float("nan")})
+
 def test_failures_become_observations():
     env = make_env()
     env.reset(options={"task_id": "t0"})

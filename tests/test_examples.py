@@ -1,6 +1,9 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -10,3 +13,20 @@ def test_register_env_example_runs():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "success: 4 / 4" in out.stdout
+
+
+@pytest.mark.slow
+def test_train_smollm_tools_example_runs_a_budgeted_grpo_run(tmp_path):
+    """The README's training example, shrunk: real SmolLM2 weights, a time budget, before/after figures."""
+    out_json = tmp_path / "run.json"
+    args = ["--minutes", "0.05", "--eval-tasks", "3", "--tasks-per-step", "1", "--group-size", "2",
+            "--max-new-tokens", "12", "--out", str(out_json)]
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "train_smollm_tools.py"), *args],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "before: success" in out.stdout and "after:  success" in out.stdout
+    run = json.loads(out_json.read_text())
+    assert run["before"]["n"] == run["after"]["n"] == 3
+    assert len(run["history"]) == 1  # the budget ends after the first step
+    assert run["history"][0]["step"] == 1 and "reward" in run["history"][0]
+    assert run["args"]["protocol"] == "tags"

@@ -602,13 +602,19 @@ class RLTrainer:
         self.history.append(metrics)
         return metrics
 
-    def train(self, steps: int | None = None) -> list[dict[str, Any]]:
+    def train(self, steps: int | None = None, minutes: float | None = None) -> list[dict[str, Any]]:
         """Train `steps` more steps (default: until `config.steps` steps are done, which continues a
-        resumed run), evaluating, logging and checkpointing on the configured schedule."""
+        resumed run), evaluating, logging and checkpointing on the configured schedule. With `minutes`,
+        also stop after the first step that ends past that much wall time (a time-budgeted run)."""
         cfg = self.config
+        if minutes is not None and minutes <= 0:
+            raise ValueError(f"minutes must be > 0, got {minutes}")
         n = steps if steps is not None else max(cfg.steps - self.step, 0)
         saved_at = None
+        t0 = time.perf_counter()
         for _ in range(n):
+            if minutes is not None and time.perf_counter() - t0 >= minutes * 60:
+                break
             metrics = self.train_step()
             if cfg.eval_every and self.step % cfg.eval_every == 0:
                 metrics.update({f"eval_{k}": v for k, v in self.evaluate(n=cfg.eval_tasks).items()})

@@ -1,9 +1,13 @@
 """Token-exact sampling from a `transformers` causal LM.
 
 `generate_batch` runs its own decoding loop over a KV cache instead of `model.generate` so that it can
-(1) record the log-prob of every sampled token under the raw model distribution (temperature 1, no
-top-p), which is what RL losses need, (2) stop each row at its own EOS or stop string, and (3) drop
-finished rows from the batch instead of decoding padding for them.
+(1) record the log-prob of every sampled token under the sampling distribution (logits / temperature;
+temperature 1 when greedy; top-p truncation not applied), the same quantity a trainer scores with
+`score_tokens(..., temperature)`, so the first PPO ratio of an on-policy batch is 1, (2) stop each row at its own EOS or stop string, (3) drop
+finished rows from the batch instead of decoding padding for them, (4) run decode steps' linear layers in
+the layout the CPU BLAS streams fastest (`SmallBatchLinear`), and (5) prefill shared work once:
+identical prompts (a group's first turn) and the prefix all prompts share (the system prompt and tool
+schemas, a group's conversation so far).
 
 `BatchingGenerator` collects concurrent requests from many episodes into one batch.
 """
@@ -19,6 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from agentgym.models.kv_cache import reserved_cache
+from agentgym.models.small_batch_linear import SmallBatchLinear
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,73 @@ def _accepts_logits_to_keep(model: Any) -> bool:
         return False
 
 
+def _common_prefix(prompts: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix all `prompts` share."""
+    first, k = prompts[0], min(len(p) for p in prompts)
+    for p in prompts[1:]:
+        i = 0
+        while i < k and p[i] == first[i]:
+            i += 1
+        k = i
+    return k
+
+
+def _prefill(
+    model: Any, prompts: Sequence[Sequence[int]], pad_id: int, device: torch.device, kw: dict[str, Any],
+    reserve: int = 0,
+) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run the prompts through the model once, sharing work: identical prompts are computed once, and the
+    prefix every distinct prompt shares (a system prompt, a group's conversation so far) once for all.
+
+    The distinct prompts' remainders are left-padded *after* the shared prefix, so a row reads
+    `[prefix][pad...][own tokens]`: the attention mask has a hole, positions skip it, and the last column
+    is every row's last prompt token. Returns the KV cache, next-token logits, attention mask and the last
+    position id, all with one row per prompt. The cache keeps room for `reserve` more tokens.
+    """
+    n = len(prompts)
+    unique: dict[tuple[int, ...], int] = {}
+    row_of = [unique.setdefault(tuple(p), len(unique)) for p in prompts]
+    distinct = [list(p) for p in unique]
+    # leave every distinct prompt at least one token of its own so its next-token logits come out of the
+    # second pass (a prompt that is the whole prefix of another one still gets its own row there)
+    shared = max(0, min(_common_prefix(distinct), min(len(p) for p in distinct) - 1)) if len(distinct) > 1 else 0
+    if len(distinct) == 1:
+        shared = len(distinct[0])
+    past = reserved_cache(model, reserve)
+    if shared:
+        prefix = torch.tensor([distinct[0][:shared]], dtype=torch.long, device=device)
+        out = model(input_ids=prefix, attention_mask=torch.ones_like(prefix), past_key_values=past,
+                    use_cache=True, **kw)
+        past = out.past_key_values
+    if len(distinct) == 1:
+        logits = out.logits[:, -1, :].float()
+        attn = torch.ones((1, shared), dtype=torch.long, device=device)
+        pos = torch.full((1, 1), shared - 1, dtype=torch.long, device=device)
+    else:
+        rest = [p[shared:] for p in distinct]
+        width = max(len(r) for r in rest)
+        ids = torch.full((len(rest), width), pad_id, dtype=torch.long)
+        own = torch.zeros((len(rest), width), dtype=torch.long)
+        for i, r in enumerate(rest):
+            if r:
+                ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+                own[i, width - len(r):] = 1
+        attn = torch.cat([torch.ones((len(rest), shared), dtype=torch.long), own], dim=-1).to(device)
+        pos_all = (attn.cumsum(-1) - 1).clamp(min=0)
+        if shared:
+            past.batch_repeat_interleave(len(rest))
+        out = model(input_ids=ids.to(device), attention_mask=attn, position_ids=pos_all[:, shared:],
+                    past_key_values=past, use_cache=True, **kw)
+        past = out.past_key_values
+        logits = out.logits[:, -1, :].float()
+        pos = pos_all[:, -1:]
+    if n > 1 or len(distinct) > 1:
+        idx = torch.tensor(row_of, device=device)
+        past.batch_select_indices(idx)
+        logits, attn, pos = logits[idx], attn[idx], pos[idx]
+    return past, logits, attn, pos
+
+
 @torch.no_grad()
 def generate_batch(
     model: Any,
@@ -104,6 +178,8 @@ def generate_batch(
     n = len(prompts)
     if n == 0:
         return []
+    if any(len(p) == 0 for p in prompts):
+        raise ValueError("generate_batch needs a non-empty prompt for every row")
     eos_ids = set()
     for attr in ("eos_token_id",):
         v = getattr(model.generation_config, attr, None) or getattr(tokenizer, attr, None)
@@ -114,15 +190,9 @@ def generate_batch(
     if tokenizer.eos_token_id is not None:
         eos_ids.add(int(tokenizer.eos_token_id))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos_ids), 0)
-    width = max(len(p) for p in prompts)
-    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
-    attn = torch.zeros((n, width), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        if len(p):
-            input_ids[i, width - len(p):] = torch.tensor(list(p), dtype=torch.long)
-            attn[i, width - len(p):] = 1
-    input_ids, attn = input_ids.to(device), attn.to(device)
-    position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
+    last_only = _accepts_logits_to_keep(model)
+    kw: dict[str, Any] = {"logits_to_keep": 1} if last_only else {}
+    past, logits, attn, cur_pos = _prefill(model, prompts, pad_id, device, kw, reserve=params.max_new_tokens)
 
     checker = _StopChecker(tokenizer, params.stop)
     tokens: list[list[int]] = [[] for _ in range(n)]
@@ -130,25 +200,10 @@ def generate_batch(
     reasons: list[str] = ["length"] * n
     stop_reasons: list[str | None] = [None] * n
     active = list(range(n))  # original row index of each batch row
-    past = None
-    cur_ids, cur_pos = input_ids, position_ids
-    same_prompt = n > 1 and all(list(p) == list(prompts[0]) for p in prompts[1:])
-    last_only = _accepts_logits_to_keep(model)
-    for _ in range(params.max_new_tokens):
-        kw: dict[str, Any] = {"logits_to_keep": 1} if last_only else {}
-        if past is None and same_prompt:
-            # a group's first turn: n copies of one prompt; prefill it once and repeat its cache
-            out = model(input_ids=cur_ids[:1], attention_mask=attn[:1], position_ids=cur_pos[:1], use_cache=True, **kw)
-            past = out.past_key_values
-            past.batch_repeat_interleave(n)
-            logits = out.logits[:, -1, :].float().expand(n, -1)
-        else:
-            out = model(input_ids=cur_ids, attention_mask=attn, position_ids=cur_pos, past_key_values=past,
-                        use_cache=True, **kw)
-            past = out.past_key_values
-            logits = out.logits[:, -1, :].float()
+    for step in range(params.max_new_tokens):
         next_tok = _sample(logits, params, generator)
-        lp = torch.log_softmax(logits, dim=-1).gather(-1, next_tok[:, None]).squeeze(-1)
+        scaled = logits / params.temperature if params.temperature > 0 else logits
+        lp = torch.log_softmax(scaled, dim=-1).gather(-1, next_tok[:, None]).squeeze(-1)
         keep: list[int] = []
         toks, lps = next_tok.tolist(), lp.tolist()
         for b, row in enumerate(active):
@@ -162,8 +217,7 @@ def generate_batch(
                 reasons[row], stop_reasons[row] = "stop", hit
                 continue
             keep.append(b)
-        if not keep:
-            active = []
+        if not keep or step + 1 == params.max_new_tokens:
             break
         attn = torch.cat([attn, torch.ones((attn.shape[0], 1), dtype=attn.dtype, device=device)], dim=-1)
         cur_ids = next_tok[:, None]
@@ -173,6 +227,11 @@ def generate_batch(
             past.batch_select_indices(idx)
             attn, cur_ids, cur_pos = attn[idx], cur_ids[idx], cur_pos[idx]
             active = [active[b] for b in keep]
+        with SmallBatchLinear() if device.type == "cpu" else contextlib.nullcontext():
+            out = model(input_ids=cur_ids, attention_mask=attn, position_ids=cur_pos, past_key_values=past,
+                        use_cache=True, **kw)
+        past = out.past_key_values
+        logits = out.logits[:, -1, :].float()
     return [
         Generation(
             token_ids=tokens[i],

@@ -70,3 +70,72 @@ def test_identical_prompts_are_prefilled_once_with_the_same_samples():
     # sampling: the rows share the prefill but not their draws
     sampled = generate_batch(model, tok, [prompt] * 8, SamplingParams(6, 1.0), torch.Generator().manual_seed(7))
     assert len({tuple(g.token_ids) for g in sampled}) > 1
+
+
+def test_distinct_prompts_share_their_common_prefix_in_one_prefill_and_decode_as_if_alone():
+    from agentgym.models.generation import SamplingParams, generate_batch
+
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=5, hidden=64, layers=2).eval()
+    system = tok("a b c d e f g a b c d e", add_special_tokens=False)["input_ids"]
+    tails = ["f", "g a b", "c c", "f"]  # different lengths; the first and last prompts are identical
+    prompts = [system + tok(t, add_special_tokens=False)["input_ids"] for t in tails]
+    shapes: list[tuple[int, ...]] = []
+    hook = model.model.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
+                                                 with_kwargs=True)
+    greedy = SamplingParams(8, 0.0)
+    together = generate_batch(model, tok, prompts, greedy)
+    hook.remove()
+    distinct_tails = [len(p) - len(system) for p in prompts[:3]]
+    assert shapes[0] == (1, len(system))  # the shared prefix, once
+    assert shapes[1] == (3, max(distinct_tails))  # each distinct remainder once, padded after the prefix
+    for p, g in zip(prompts, together, strict=True):
+        alone = generate_batch(model, tok, [p], greedy)[0]
+        assert g.token_ids == alone.token_ids
+        assert torch.allclose(torch.tensor(g.logprobs), torch.tensor(alone.logprobs), atol=1e-5)
+    # a prompt that is a prefix of another still gets its own last-token logits
+    short, long = prompts[1][:-1], prompts[1]
+    both = generate_batch(model, tok, [short, long], greedy)
+    assert both[0].token_ids == generate_batch(model, tok, [short], greedy)[0].token_ids
+    assert both[1].token_ids == together[1].token_ids
+
+
+def test_empty_prompts_are_refused():
+    import pytest
+
+    from agentgym.models.generation import SamplingParams, generate_batch
+
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=5, hidden=64, layers=2).eval()
+    with pytest.raises(ValueError, match="non-empty prompt"):
+        generate_batch(model, tok, [[5, 6], []], SamplingParams(4, 0.0))
+
+
+def test_reserved_cache_layer_behaves_like_the_concatenating_one():
+    from transformers.cache_utils import DynamicLayer
+
+    from agentgym.models.kv_cache import ReservedLayer
+
+    g = torch.Generator().manual_seed(0)
+    ours, ref = ReservedLayer(reserve=3), DynamicLayer()
+
+    def both(op, *args):
+        getattr(ours, op)(*args)
+        getattr(ref, op)(*args)
+        assert ours.get_seq_length() == ref.get_seq_length()
+        assert torch.equal(ours.keys, ref.keys) and torch.equal(ours.values, ref.values)
+
+    def kv(b: int, t: int):
+        return torch.randn(b, 2, t, 4, generator=g), torch.randn(b, 2, t, 4, generator=g)
+
+    both("update", *kv(1, 5))
+    both("batch_repeat_interleave", 3)
+    for t in (2, 1, 1, 4):  # the third and fourth appends outgrow the reserve
+        k, v = kv(3, t)
+        out_k, _ = ours.update(k, v)
+        ref.update(k, v)
+        assert torch.equal(out_k, ref.keys)
+    both("batch_select_indices", torch.tensor([2, 0, 0]))
+    both("update", *kv(3, 1))
+    both("crop", -2)
+    both("update", *kv(3, 2))

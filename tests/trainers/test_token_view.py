@@ -118,11 +118,13 @@ def test_batch_padding_rewards_and_truncation(tok) -> None:
     assert parts[1].input_ids.shape[1] == int(full.attention_mask[1].sum())
 
 
-def test_rollout_context_is_the_training_sequence(tok) -> None:
-    """Engine log-probs of sampled tokens == the trainer's rescoring of the rebuilt token view."""
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_rollout_context_is_the_training_sequence(tok, temperature: float) -> None:
+    """Engine log-probs of sampled tokens == the trainer's rescoring of the rebuilt token view at the
+    sampling temperature (so an on-policy batch starts at PPO ratio 1)."""
     model = tiny_model(tok, seed=1)
     engine = HFEngine(model, tok, seed=0)
-    groups = asyncio.run(run_groups(KeyEnv, engine, ["train-0", "train-1"], 8, SamplingParams(4, 1.0)))
+    groups = asyncio.run(run_groups(KeyEnv, engine, ["train-0", "train-1"], 8, SamplingParams(4, temperature)))
     trajs = [t for g in groups for t in g]
     assert len(trajs) == 16 and any(t.num_turns == 2 for t in trajs)
     batch = build_batch(trajs, tok)
@@ -131,7 +133,7 @@ def test_rollout_context_is_the_training_sequence(tok) -> None:
         for turn in t.turns:
             assert view.input_ids[turn.prompt_tokens: turn.prompt_tokens + len(turn.token_ids)] == turn.token_ids
     with torch.no_grad():
-        logp, _ = sequence_logprobs(model, batch.input_ids, batch.attention_mask, batch.loss_mask)
+        logp, _ = sequence_logprobs(model, batch.input_ids, batch.attention_mask, batch.loss_mask, temperature)
     m = batch.loss_mask.bool()
     torch.testing.assert_close(logp[m], batch.old_logprobs[m], atol=1e-4, rtol=0)
     assert (logp[~m] == 0).all()

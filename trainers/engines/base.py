@@ -1,7 +1,7 @@
 """The rollout-engine interface: sample token-exact completions for many concurrent episodes.
 
 An engine turns prompt token ids into `Generation`s (exact token ids, their log-probs under the sampling
-policy at temperature 1, the decoded text, why it stopped). `generate` is the async entry point: calls
+policy at the sampling temperature, as the trainer scores them; the decoded text, why it stopped). `generate` is the async entry point: calls
 that arrive together from concurrent episodes are gathered into one `generate_batch` call on a worker
 thread, so the event loop keeps stepping environments meanwhile (an engine that computes on the CPU
 can set `run_in_thread = False`: torch ops issued from a worker thread ran ~25% slower here). After each optimizer update a trainer

@@ -1,7 +1,7 @@
 """`HFEngine`: rollouts from a `transformers` causal LM, on CPU or GPU, in the trainer's own process.
 
 Decoding uses `agentgym.models.generation.generate_batch`, a KV-cache loop over the model's forward pass
-rather than `model.generate`: it records the raw (temperature-1) log-prob of every sampled token, stops
+rather than `model.generate`: it records the log-prob of every sampled token under the sampling temperature, stops
 each row at EOS or its own stop string, and drops finished rows from the batch instead of decoding padding
 for them. When the engine holds the trainer's model object, weight sync is free.
 """

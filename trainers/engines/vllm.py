@@ -1,7 +1,8 @@
 """`VLLMEngine`: rollouts from a `vllm.LLM` on a GPU, sharing the GPU with the trainer.
 
 Written against vLLM's documented offline API: `LLM(..., enable_sleep_mode=True)`, `LLM.generate` with
-`TokensPrompt` inputs and `SamplingParams(logprobs=0)` (the sampled token's log-prob, raw by default),
+`TokensPrompt` inputs and `SamplingParams(logprobs=0)` (the sampled token's log-prob; the engine is made
+with `logprobs_mode="processed_logprobs"` so that it is taken after temperature, as the trainer scores it),
 `LLM.sleep(level=1)` / `LLM.wake_up()` to hand GPU memory to the optimizer step between rollouts, and
 weight sync by loading the trainer's state dict into the engine's model (`LLM.apply_model` where the
 installed vLLM has it, the driver worker's model otherwise), then resetting the prefix cache.
@@ -17,6 +18,15 @@ from agentgym.trainers.engines.base import RolloutEngine
 from agentgym.trainers.modeling import merged_state_dict
 
 from agentgym.models.generation import Generation, SamplingParams
+
+
+def _engine_accepts(name: str) -> bool:
+    """Whether the installed vLLM's engine arguments have the field `name` (added across versions)."""
+    import dataclasses
+
+    from vllm.engine.arg_utils import EngineArgs
+
+    return name in {f.name for f in dataclasses.fields(EngineArgs)}
 
 
 class VLLMEngine(RolloutEngine):
@@ -37,6 +47,9 @@ class VLLMEngine(RolloutEngine):
         from vllm import LLM
 
         self.sleep_between_rollouts = sleep_between_rollouts
+        # vLLM reports raw (temperature-1) log-probs by default; the trainer's ratios need the sampled ones
+        if _engine_accepts("logprobs_mode"):
+            llm_kwargs.setdefault("logprobs_mode", "processed_logprobs")
         self.llm = LLM(model=model, gpu_memory_utilization=gpu_memory_utilization, seed=seed,
                        enable_sleep_mode=sleep_between_rollouts, **llm_kwargs)
         super().__init__(tokenizer or self.llm.get_tokenizer(), max_batch_size, max_wait)
