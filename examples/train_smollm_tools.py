@@ -1,9 +1,11 @@
 """Train SmolLM2-135M-Instruct (real weights, CPU) with GRPO to use the calculator and answer tools.
 
 The task is `Arithmetic-v0` (generated word problems; `calculator` and `answer` tools, called with tags:
-`<calculator>23 * 4</calculator>`, `<answer>92</answer>`); the reward is 1 for the exact answer plus a small
-bonus for having used the calculator. Success is measured on held-out test tasks before and after training with greedy
-decoding; the per-step curve is printed and, with `--out`, written as JSON.
+`<calculator>23 * 4</calculator>`, `<answer>92</answer>`); the reward is 1 for the exact answer (`--tool-bonus`
+adds a reward for having used the calculator: it taught the model to call it for the bonus, not to answer
+better). Success is measured on held-out test tasks before and after training with greedy decoding; the
+per-step curve is printed and, with `--out`, written as JSON. Measured here: 12% -> 50% on 100 test tasks
+after 45 minutes of training on 2 CPU cores (trainers/README.md).
 
     python examples/train_smollm_tools.py                       # the full run: 45 min of training on 2 cores
     python examples/train_smollm_tools.py --minutes 3 --eval-tasks 20 --tasks-per-step 2   # a smoke run

@@ -28,7 +28,8 @@ async def test_hf_agent_tokens_decode_to_text_and_logprobs_match_forward_pass(sm
             prompt = smollm2_agent.chat.prompt_ids(convo)
             ids = torch.tensor([prompt + turn.token_ids])
             with torch.no_grad():
-                logp = model(ids).logits[0].float().log_softmax(-1)
+                # log-probs of the sampling distribution (logits / temperature), as trainers score them
+                logp = (model(ids).logits[0].float() / smollm2_agent.temperature).log_softmax(-1)
             ref = logp[len(prompt) - 1 : -1].gather(-1, torch.tensor(turn.token_ids)[:, None]).squeeze(-1)
             assert (ref - torch.tensor(turn.logprobs)).abs().max().item() < 1e-3
             checked += 1

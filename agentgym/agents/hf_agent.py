@@ -14,6 +14,9 @@ from agentgym.models.loading import ModelNotFoundError
 class HFAgent(Agent):
     """A local causal LM (a folder, a `.gguf` file, or `smollm2`), batched across concurrent episodes.
 
+    Each turn carries the exact sampled token ids and their log-probs under the sampling distribution
+    (logits / temperature; temperature 1 when greedy), the quantity RL trainers score.
+
     Args:
         model: model spec (see `agentgym.models.resolve_model`).
         temperature, top_p, max_tokens: sampling settings (`temperature=0` is greedy).
