@@ -57,16 +57,21 @@ def render_prompt(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> list[in
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> torch.Tensor:
+def _sample(logits: torch.Tensor, params: SamplingParams,
+            generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next tokens and their log-probs under the sampling distribution (logits / temperature; the raw
+    logits when greedy). Top-p only narrows where the draw may land."""
+    logp = torch.log_softmax(logits / params.temperature if params.temperature > 0 else logits, dim=-1)
     if params.temperature <= 0:
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(logits / params.temperature, dim=-1)
-    if params.top_p < 1.0:
-        sorted_p, order = probs.sort(dim=-1, descending=True)
-        keep = sorted_p.cumsum(dim=-1) - sorted_p < params.top_p
-        sorted_p = sorted_p * keep
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        tokens = logits.argmax(dim=-1)
+    else:
+        probs = logp.exp()
+        if params.top_p < 1.0:
+            sorted_p, order = probs.sort(dim=-1, descending=True)
+            keep = sorted_p.cumsum(dim=-1) - sorted_p < params.top_p
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
+        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
 
 
 class _StopChecker:
@@ -125,11 +130,11 @@ def _prefill(
     unique: dict[tuple[int, ...], int] = {}
     row_of = [unique.setdefault(tuple(p), len(unique)) for p in prompts]
     distinct = [list(p) for p in unique]
-    # leave every distinct prompt at least one token of its own so its next-token logits come out of the
-    # second pass (a prompt that is the whole prefix of another one still gets its own row there)
-    shared = max(0, min(_common_prefix(distinct), min(len(p) for p in distinct) - 1)) if len(distinct) > 1 else 0
     if len(distinct) == 1:
         shared = len(distinct[0])
+    else:  # leave every distinct prompt at least one token of its own, so its next-token logits come out of
+        # the second pass (a prompt that is the whole prefix of another one still gets its own row there)
+        shared = min(_common_prefix(distinct), min(len(p) for p in distinct) - 1)
     past = reserved_cache(model, reserve)
     if shared:
         prefix = torch.tensor([distinct[0][:shared]], dtype=torch.long, device=device)
@@ -158,7 +163,7 @@ def _prefill(
         past = out.past_key_values
         logits = out.logits[:, -1, :].float()
         pos = pos_all[:, -1:]
-    if n > 1 or len(distinct) > 1:
+    if n > 1:  # back to one row per prompt
         idx = torch.tensor(row_of, device=device)
         past.batch_select_indices(idx)
         logits, attn, pos = logits[idx], attn[idx], pos[idx]
@@ -200,10 +205,9 @@ def generate_batch(
     reasons: list[str] = ["length"] * n
     stop_reasons: list[str | None] = [None] * n
     active = list(range(n))  # original row index of each batch row
+    fast_linear = SmallBatchLinear() if device.type == "cpu" else contextlib.nullcontext()
     for step in range(params.max_new_tokens):
-        next_tok = _sample(logits, params, generator)
-        scaled = logits / params.temperature if params.temperature > 0 else logits
-        lp = torch.log_softmax(scaled, dim=-1).gather(-1, next_tok[:, None]).squeeze(-1)
+        next_tok, lp = _sample(logits, params, generator)
         keep: list[int] = []
         toks, lps = next_tok.tolist(), lp.tolist()
         for b, row in enumerate(active):
@@ -227,7 +231,7 @@ def generate_batch(
             past.batch_select_indices(idx)
             attn, cur_ids, cur_pos = attn[idx], cur_ids[idx], cur_pos[idx]
             active = [active[b] for b in keep]
-        with SmallBatchLinear() if device.type == "cpu" else contextlib.nullcontext():
+        with fast_linear:
             out = model(input_ids=cur_ids, attention_mask=attn, position_ids=cur_pos, past_key_values=past,
                         use_cache=True, **kw)
         past = out.past_key_values
