@@ -6,6 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOG="${AGENTGYM_DOCKERD_LOG:-/tmp/agentgym-dockerd.log}"
+PIDFILE="${AGENTGYM_DOCKERD_PIDFILE:-/tmp/agentgym-dockerd.pid}"
 
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -27,6 +28,7 @@ if ! daemon_up; then
     give_up
   fi
   nohup dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs >"$LOG" 2>&1 &
+  echo $! >"$PIDFILE"  # so the caller can stop exactly this engine (never by name: a user's own must survive)
   for _ in $(seq 1 60); do
     daemon_up && break
     sleep 1

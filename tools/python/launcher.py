@@ -4,10 +4,14 @@ With `"isolate": true` (needs root) the launcher:
 
 1. unshares mount, pid, network, IPC and UTS namespaces and forks; the child is pid 1 of the new pid
    namespace, so when it dies the kernel kills everything the sandboxed code started;
-2. builds a new root on a small tmpfs: the host's system and Python directories bind-mounted read-only, a
-   synthetic /etc, a private /proc (only the sandbox's own processes), a minimal /dev, and a private
-   size-limited tmpfs /tmp as the working directory. Everything else of the host (home directories, the
-   project's source, /etc/shadow, other processes) is absent;
+2. builds a new root on a small tmpfs (mounted, in the private mount namespace only, on an empty directory
+   of its own, so that every host path stays reachable as a bind source): the host's system directories and
+   the interpreter's own directories (`ro_paths`: wherever they live, /tmp, a home directory, /opt)
+   bind-mounted read-only, a synthetic /etc, a private /proc (only the sandbox's own processes), a minimal
+   /dev, and a private size-limited tmpfs /tmp as the working directory. Directories created only to reach
+   a bind (e.g. /root above /root/.pyenv) are traverse-only (0711), so their contents cannot be listed.
+   Everything else of the host (home directories, the project's source, /etc/shadow, other processes) is
+   absent;
 3. chroots into it, drops to an unprivileged uid of its own with no capabilities, `no_new_privs` and a
    parent-death signal, and execs the worker.
 
@@ -63,9 +67,37 @@ def bind_readonly(source, target):
     mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
+ROOT_MOUNT_CANDIDATES = ("/tmp", "/var/tmp", "/dev/shm", "/run")
+ROOT_MOUNT_NAME = ".agentgym-sandbox-root"
+
+
 def _mkdirs(path, mode=0o755):
     os.makedirs(path, mode=mode, exist_ok=True)
     os.chmod(path, mode)
+
+
+def _mountpoint(root, path):
+    """Create root + path for a bind; ancestors that do not exist yet become traverse-only (0711)."""
+    current = root
+    for part in path.strip("/").split("/"):
+        current += "/" + part
+        if not os.path.isdir(current):
+            os.mkdir(current)
+            os.chmod(current, 0o711)
+    os.chmod(current, 0o755)
+
+
+def _root_mount():
+    """An empty directory to mount the new root on (on the host's file system; the mount itself is private)."""
+    for base in ROOT_MOUNT_CANDIDATES:
+        path = base + "/" + ROOT_MOUNT_NAME
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            return path
+        except OSError:
+            continue
+    raise OSError("no writable directory for the sandbox root mount point (tried "
+                  + ", ".join(ROOT_MOUNT_CANDIDATES) + ")")
 
 
 def _covered(path, roots):
@@ -89,11 +121,15 @@ def build_root(root, cfg):
             _mkdirs(root + d)
             bind_readonly(d, root + d)
             bound.append(d)
+    # the private /tmp first, so that interpreter directories under the host's /tmp are bound inside it;
+    # root-owned and sticky, so the sandbox cannot move those binds away
+    _mkdirs(root + "/tmp", 0o1777)
+    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(cfg.get('tmp_mb', 256))}m,mode=1777")
     for d in cfg.get("ro_paths", []):
         d = os.path.realpath(d)
-        if not os.path.isdir(d) or _covered(d, bound) or _covered(d, ["/proc", "/dev", "/sys", "/tmp"]):
+        if not os.path.isdir(d) or _covered(d, bound) or _covered(d, ["/proc", "/dev", "/sys", "/etc"]):
             continue
-        _mkdirs(root + d)
+        _mountpoint(root, d)
         bind_readonly(d, root + d)
         bound.append(d)
     etc = root + "/etc"
@@ -131,17 +167,14 @@ def build_root(root, cfg):
         os.symlink(target, dev + "/" + name)
     _mkdirs(dev + "/shm", 0o1777)
     mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-    _mkdirs(root + "/tmp", 0o1777)
-    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={int(cfg.get('tmp_mb', 256))}m,mode=700,uid={uid},gid={uid}")
     for d in ("/root", "/home", "/var", "/run", "/sys", "/opt", "/mnt", "/srv"):
         if not os.path.exists(root + d):
             _mkdirs(root + d)
 
 
 def child(cfg):
-    root = "/tmp"  # a mount point only in our private mount namespace; hides the host's /tmp there
     mount(None, "/", None, MS_REC | MS_PRIVATE)
+    root = _root_mount()
     build_root(root, cfg)
     os.chroot(root)
     os.chdir("/")

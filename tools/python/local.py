@@ -10,19 +10,14 @@ import subprocess
 import sys
 import tempfile
 
-from agentgym.tools.python.base import WORKER_SOURCE, PythonSandbox
+from agentgym.tools.python.base import WORKER_SOURCE, PythonSandbox, SandboxError
 from agentgym.tools.python.channel import FrameChannel
 from agentgym.tools.python.isolation import IsolationReport, launcher_command, probe_isolation
+from agentgym.tools.python.layout import interpreter_layout
 from agentgym.tools.python.limits import SANDBOX_ENV, SandboxLimits
 
 _UID_BASE = 100_000 + (os.getpid() % 10_000) * 256
 _uid_counter = itertools.count()
-
-
-def _python_dirs() -> list[str]:
-    """Directories the sandboxed interpreter needs read-only: the Python installation(s)."""
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
-    return sorted(d for d in dirs if d and os.path.isdir(d))
 
 
 class LocalSandbox(PythonSandbox):
@@ -63,15 +58,21 @@ class LocalSandbox(PythonSandbox):
 
     def _spawn(self) -> FrameChannel:
         env = dict(SANDBOX_ENV)
+        try:
+            layout = interpreter_layout(self.python)
+        except RuntimeError as e:
+            raise SandboxError(str(e)) from None
         if self.namespaces:
-            worker_config = {"workdir": "/tmp", "contained": True,
+            worker_config = {"workdir": "/tmp", "contained": True, "site_dirs": list(layout.site_dirs),
                              "limits": self.limits.worker_limits(processes=True)}
-            config = {"isolate": True, "uid": self.uid, "ro_paths": _python_dirs(), "tmp_mb": self.limits.tmp_mb}
+            config = {"isolate": True, "uid": self.uid, "ro_paths": list(layout.read_only_dirs),
+                      "tmp_mb": self.limits.tmp_mb}
         else:
             self._workdir = tempfile.mkdtemp(prefix="agentgym-sandbox-")
             env.update(HOME=self._workdir, TMPDIR=self._workdir,
                        PATH=os.path.dirname(self.python) + os.pathsep + env["PATH"])
-            worker_config = {"workdir": self._workdir, "limits": self.limits.worker_limits(processes=False)}
+            worker_config = {"workdir": self._workdir, "site_dirs": list(layout.site_dirs),
+                             "limits": self.limits.worker_limits(processes=False)}
             config = {"isolate": False}
         config.update(python=self.python, worker_source=WORKER_SOURCE, worker_config=worker_config)
         self._proc = subprocess.Popen(

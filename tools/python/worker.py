@@ -17,6 +17,7 @@ import linecache
 import os
 import resource
 import signal
+import site
 import struct
 import sys
 import time
@@ -101,6 +102,8 @@ class Worker:
         self.workdir = config.get("workdir") or os.getcwd()
         os.makedirs(self.workdir, exist_ok=True)
         os.chdir(self.workdir)
+        for directory in config.get("site_dirs") or ():  # e.g. the user site, which `python -I` leaves out
+            site.addsitedir(directory)
         self.contained = bool(config.get("contained"))
         if self.contained:
             self._kill_strays()
