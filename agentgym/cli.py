@@ -85,7 +85,8 @@ def cmd_serve_model(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
     print(f"serving {spec} as {args.name or spec} on http://{args.host}:{args.port}/v1", flush=True)
     serve(spec, host=args.host, port=args.port, name=args.name or spec, seed=args.seed,
-          max_batch_size=args.max_batch_size)
+          max_batch_size=args.max_batch_size, max_model_len=args.max_model_len, lanes=args.lanes,
+          request_timeout=args.request_timeout or None, default_max_tokens=args.default_max_tokens)
     return 0
 
 
@@ -191,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="model id clients use (default: the spec)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-batch-size", type=int, default=16)
+    p.add_argument("--max-model-len", type=int, default=None,
+                   help="context window to enforce, prompt + completion (default: the model config's)")
+    p.add_argument("--lanes", type=int, default=2,
+                   help="batches decoding at once, so short requests are answered while a long one runs")
+    p.add_argument("--request-timeout", type=float, default=300.0,
+                   help="seconds one request may decode before it is cut (finish_reason length); 0: no limit")
+    p.add_argument("--default-max-tokens", type=int, default=512, help="completion length when a request sets none")
     p.set_defaults(func=cmd_serve_model)
 
     p = sub.add_parser("sandbox", help="Python sandbox utilities")

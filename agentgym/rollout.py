@@ -15,7 +15,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from agentgym.agents.base import Agent, AgentError
+from agentgym.agents.base import Agent, AgentError, ContextWindowExceeded
 from agentgym.env import LanguageEnv
 from agentgym.trajectory import Trajectory, TrajectoryStore, Turn, episode_key
 
@@ -55,7 +55,9 @@ async def run_episode(
 ) -> Trajectory:
     """Play one episode of `env` with `agent` and return its trajectory.
 
-    Raises `AgentError` (the agent cannot work at all); other errors are stored in `Trajectory.error`.
+    Raises `AgentError` (the agent cannot work at all); a conversation that outgrows the agent's context
+    window ends the episode truncated (`Trajectory.truncation_reason`); other errors are stored in
+    `Trajectory.error`.
     """
     options = {"task_id": task_id} if task_id is not None else None
     started = time.time()
@@ -99,6 +101,9 @@ async def run_episode(
                 break
     except AgentError:
         raise
+    except ContextWindowExceeded as e:  # the conversation outgrew the model: this episode ends, the run goes on
+        traj.truncated, traj.truncation_reason = True, str(e)
+        traj.reward = sum(t.reward for t in traj.turns)
     except Exception as e:
         traj.error = f"{type(e).__name__}: {e}"
         await env.aclose()

@@ -65,6 +65,8 @@ class Trajectory:
     reward_components: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: why the episode loop (not the env) cut the episode short, e.g. the context window was full
+    truncation_reason: str | None = None
     started_at: float = 0.0
     seconds: float = 0.0
 

@@ -16,6 +16,7 @@ from typing import Any
 from agentgym.trainers.data import prompt_ids, turn_delta_ids
 from agentgym.trainers.engines.base import RolloutEngine
 
+from agentgym.models.context import ContextWindowExceeded, completion_budget
 from agentgym.models.generation import SamplingParams
 from agentgym.trajectory import Trajectory, Turn, episode_key
 
@@ -54,7 +55,8 @@ async def run_episode(
 ) -> Trajectory:
     """Play one episode; stop strings come from the env (`info["stop"]`) on top of `params.stop`.
 
-    With `max_length`, the episode ends (truncated) once its token context would exceed it.
+    The episode ends truncated, with the reason in `Trajectory.truncation_reason`, once its token context
+    fills the engine's context window or reaches `max_length`.
 
     An env whose info says `context_reset` (e.g. `agentgym.wrappers.MarkovianWorkspace`) returns the whole
     next prompt as its observation: the token context then restarts from that prompt, and every turn
@@ -75,12 +77,19 @@ async def run_episode(
     history = list(messages)
     segmented = bool(info.get("context_reset"))  # the env rebuilds the context every turn
     done = False
+    window = engine.context_window
     while not done:
-        budget = params.max_new_tokens if max_length is None else min(params.max_new_tokens, max_length - len(context))
-        if budget <= 0:
-            traj.truncated = True
-            traj.info["context_full"] = True
+        try:  # the engine's window first, then the trainer's own max_length
+            budget = completion_budget(len(context), params.max_new_tokens, window, strict=False)
+            if max_length is not None and len(context) >= max_length:
+                raise ContextWindowExceeded(max_length, len(context), message=(
+                    f"the episode's token context ({len(context)} tokens) reached the trainer's max_length "
+                    f"({max_length})"))
+        except ContextWindowExceeded as e:
+            traj.truncated, traj.truncation_reason = True, str(e)
             break
+        if max_length is not None:
+            budget = min(budget, max_length - len(context))
         ta = time.perf_counter()
         gen = await engine.generate(context, SamplingParams(budget, params.temperature, params.top_p, stop))
         tb = time.perf_counter()

@@ -7,9 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentgym.models.context import ContextWindowExceeded
+
+__all__ = ["Agent", "AgentError", "AgentOutput", "ContextWindowExceeded"]
+
 
 class AgentError(RuntimeError):
-    """A problem no retry will fix (bad key, unknown model, unreachable server): the run should stop."""
+    """A problem no retry will fix (bad key, unknown model, unreachable server): the run should stop.
+
+    Not to be confused with `ContextWindowExceeded`, which an agent raises when one episode's conversation
+    no longer fits its model: that episode ends truncated and the run goes on.
+    """
 
 
 @dataclass

@@ -23,14 +23,19 @@ class HFAgent(Agent):
         max_batch_size: concurrent requests folded into one forward batch.
         device, dtype: where and how the weights live.
         seed: seed of the sampler.
+        max_model_len: the context window to enforce (default: the model config's). A turn is capped to what
+            the window leaves; a conversation that fills it raises `ContextWindowExceeded`, which ends the
+            episode as truncated.
     """
 
     def __init__(self, model: str, temperature: float = 0.7, top_p: float = 1.0, max_tokens: int = 256,
-                 max_batch_size: int = 16, device: str = "cpu", dtype: str = "float32", seed: int | None = 0) -> None:
+                 max_batch_size: int = 16, device: str = "cpu", dtype: str = "float32", seed: int | None = 0,
+                 max_model_len: int | None = None) -> None:
         from agentgym.models.chat import LocalChatModel
 
         try:
-            self.chat = LocalChatModel(model, device=device, dtype=dtype, max_batch_size=max_batch_size, seed=seed)
+            self.chat = LocalChatModel(model, device=device, dtype=dtype, max_batch_size=max_batch_size, seed=seed,
+                                       max_model_len=max_model_len)
         except ModelNotFoundError as e:
             raise AgentError(str(e)) from None
         self.name = f"hf:{model}"

@@ -7,8 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from agentgym.agents.base import Agent, AgentError, AgentOutput
-from agentgym.agents.openai_agent import restore_stop
+from agentgym.agents.base import Agent, AgentError, AgentOutput, ContextWindowExceeded
+from agentgym.agents.openai_agent import is_context_overflow, restore_stop
 
 
 class LiteLLMAgent(Agent):
@@ -56,6 +56,9 @@ class LiteLLMAgent(Agent):
             return AgentError(f"rate limited at {where} after retries; rerun later to resume")
         if isinstance(e, getattr(ll, "BadRequestError", ())) and "LLM Provider NOT provided" in str(e):
             return AgentError(f"litellm does not know the provider of {self.model!r}: use PROVIDER/MODEL")
+        if isinstance(e, getattr(ll, "ContextWindowExceededError", ())) or (
+                isinstance(e, getattr(ll, "BadRequestError", ())) and is_context_overflow(e)):
+            return ContextWindowExceeded(None, None, message=f"{self.model} at {where}: {str(e)[:500]}")
         return e
 
     async def check(self) -> None:

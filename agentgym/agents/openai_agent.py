@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 
-from agentgym.agents.base import Agent, AgentError, AgentOutput
+from agentgym.agents.base import Agent, AgentError, AgentOutput, ContextWindowExceeded
 
 _MAX_STOP = 4  # the OpenAI API accepts at most four stop sequences
 
@@ -24,6 +24,15 @@ def price(model: str, prompt_tokens: int, completion_tokens: int) -> float:
         return float(p + c)
     except Exception:
         return 0.0
+
+
+def is_context_overflow(e: Exception) -> bool:
+    """Whether a provider's 400 says the conversation does not fit the model (OpenAI, vLLM, agentgym's
+    server: code `context_length_exceeded` or a message about the maximum context length)."""
+    body = getattr(e, "body", None)
+    code = body.get("code") if isinstance(body, dict) else getattr(e, "code", None)
+    text = str(e).lower()
+    return code == "context_length_exceeded" or "maximum context length" in text or "context window" in text
 
 
 def restore_stop(content: str | None, stop_reason: Any, stop: Sequence[str] | None) -> str | None:
@@ -88,6 +97,8 @@ class OpenAIAgent(Agent):
             return AgentError(f"rate limited at {self._where} after retries; rerun later to resume")
         if isinstance(e, openai.InternalServerError):
             return AgentError(f"server error at {self._where} after retries ({e.status_code})")
+        if isinstance(e, openai.BadRequestError) and is_context_overflow(e):
+            return ContextWindowExceeded(None, None, message=f"{self.model} at {self._where}: {e.message}")
         return e
 
     async def check(self) -> None:

@@ -7,11 +7,13 @@ OpenAI `tool_calls`, so callers see the same shape as from a hosted API.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agentgym.messages import Message
+from agentgym.models.context import completion_budget, context_window
 from agentgym.models.generation import BatchingGenerator, Generation, SamplingParams, render_prompt
 from agentgym.models.loading import load_model
 from agentgym.protocols import HermesProtocol
@@ -41,6 +43,13 @@ def prepare_messages(messages: Sequence[dict[str, Any]], tools: Sequence[dict[st
     return msgs
 
 
+_TOKENIZE_OFF_LOOP_CHARS = 50_000
+
+
+def _approx_chars(messages: Sequence[dict[str, Any]]) -> int:
+    return sum(len(str(m.get("content") or "")) for m in messages)
+
+
 @dataclass
 class ChatCompletion:
     message: dict[str, Any]
@@ -48,13 +57,26 @@ class ChatCompletion:
 
 
 class LocalChatModel:
-    """A `transformers` model behind a chat interface, batching concurrent requests."""
+    """A `transformers` model behind a chat interface, batching concurrent requests.
+
+    Args:
+        spec: model spec (see `agentgym.models.resolve_model`).
+        device, dtype: where and how the weights live.
+        max_batch_size: concurrent requests folded into one forward batch.
+        seed: seed of the sampler.
+        max_model_len: the context window (prompt + completion) to enforce; default: the model config's.
+        lanes: batches that may decode at once (see `RequestBatcher`).
+        request_timeout: seconds a request may decode before it ends with finish reason "time_limit".
+    """
 
     def __init__(self, spec: str, device: str = "cpu", dtype: str = "float32", max_batch_size: int = 16,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, max_model_len: int | None = None, lanes: int = 1,
+                 request_timeout: float | None = None) -> None:
         self.spec = spec
         self.model, self.tokenizer = load_model(spec, dtype=dtype, device=device)
-        self.generator = BatchingGenerator(self.model, self.tokenizer, max_batch_size=max_batch_size, seed=seed)
+        self.context_window = max_model_len or context_window(self.model, self.tokenizer)
+        self.generator = BatchingGenerator(self.model, self.tokenizer, max_batch_size=max_batch_size, seed=seed,
+                                           lanes=lanes, request_timeout=request_timeout)
 
     def prompt_ids(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None) -> list[int]:
         return render_prompt(self.tokenizer, prepare_messages(messages, tools))
@@ -64,12 +86,25 @@ class LocalChatModel:
         messages: Sequence[dict[str, Any]],
         params: SamplingParams,
         tools: Sequence[dict[str, Any]] | None = None,
+        *,
+        strict_max_tokens: bool = False,
     ) -> ChatCompletion:
+        """Generate the next assistant message.
+
+        The completion is capped to what the context window leaves after the prompt; with
+        `strict_max_tokens` a prompt plus `params.max_new_tokens` that exceed the window is rejected
+        instead. Raises `ContextWindowExceeded` (before anything is queued) when it does not fit.
+        """
         stop = tuple(params.stop)
         if tools and "</tool_call>" not in stop:
             stop = (*stop, "</tool_call>")
-        params = SamplingParams(params.max_new_tokens, params.temperature, params.top_p, stop)
-        gen = await self.generator.generate(self.prompt_ids(messages, tools), params)
+        if _approx_chars(messages) > _TOKENIZE_OFF_LOOP_CHARS:  # seconds of tokenizing: off the event loop
+            prompt = await asyncio.to_thread(self.prompt_ids, messages, tools)
+        else:
+            prompt = self.prompt_ids(messages, tools)
+        budget = completion_budget(len(prompt), params.max_new_tokens, self.context_window, strict=strict_max_tokens)
+        params = replace(params, max_new_tokens=budget, stop=stop)
+        gen = await self.generator.generate(prompt, params)
         message: dict[str, Any] = {"role": "assistant", "content": gen.text}
         if tools:
             parsed = _HERMES.parse(Message("assistant", gen.text))

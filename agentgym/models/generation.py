@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,12 +31,15 @@ from agentgym.models.small_batch_linear import SmallBatchLinear
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """How to sample. `temperature=0` is greedy; `stop` strings end a row (and are kept in its text)."""
+    """How to sample. `temperature=0` is greedy; `stop` strings end a row (and are kept in its text);
+    `ignore_eos` decodes past end-of-sequence tokens up to `max_new_tokens` (fixed-length load tests, as
+    vLLM's parameter of that name)."""
 
     max_new_tokens: int = 256
     temperature: float = 1.0
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
+    ignore_eos: bool = False
 
 
 @dataclass
@@ -45,9 +49,27 @@ class Generation:
     token_ids: list[int]
     logprobs: list[float]
     text: str
-    finish_reason: str  # "stop" (EOS or a stop string) or "length"
+    # "stop" (EOS or a stop string), "length" (max_new_tokens), "time_limit" (the batcher's per-request
+    # limit) or "cancelled" (the caller went away)
+    finish_reason: str
     prompt_token_ids: list[int] = field(default_factory=list)
     stop_reason: str | None = None  # the stop string that ended it, if any
+
+
+@dataclass
+class RowControl:
+    """Ends one row of a running batch early: when its caller has gone away (`cancelled`, set from any
+    thread) or at `deadline` (`time.monotonic()`); checked before every decode step."""
+
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    deadline: float | None = None
+
+    def reason(self, now: float) -> str | None:
+        if self.cancelled.is_set():
+            return "cancelled"
+        if self.deadline is not None and now >= self.deadline:
+            return "time_limit"
+        return None
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> list[int]:
@@ -177,8 +199,13 @@ def generate_batch(
     prompts: Sequence[Sequence[int]],
     params: SamplingParams,
     generator: torch.Generator | None = None,
+    controls: Sequence[RowControl | None] | None = None,
 ) -> list[Generation]:
-    """Sample one completion per prompt (left-padded batch, per-row stopping, finished rows dropped)."""
+    """Sample one completion per prompt (left-padded batch, per-row stopping, finished rows dropped).
+
+    `controls` (one per prompt, optional) end rows early: a cancelled row or one past its deadline is
+    dropped before the next decode step, with finish reason "cancelled" or "time_limit".
+    """
     device = next(model.parameters()).device
     n = len(prompts)
     if n == 0:
@@ -205,6 +232,7 @@ def generate_batch(
     reasons: list[str] = ["length"] * n
     stop_reasons: list[str | None] = [None] * n
     active = list(range(n))  # original row index of each batch row
+    controlled = [(i, c) for i, c in enumerate(controls or ()) if c is not None]
     fast_linear = SmallBatchLinear() if device.type == "cpu" else contextlib.nullcontext()
     for step in range(params.max_new_tokens):
         next_tok, lp = _sample(logits, params, generator)
@@ -213,7 +241,7 @@ def generate_batch(
         for b, row in enumerate(active):
             tokens[row].append(toks[b])
             logps[row].append(lps[b])
-            if toks[b] in eos_ids:
+            if toks[b] in eos_ids and not params.ignore_eos:
                 reasons[row] = "stop"
                 continue
             hit = checker.match(tokens[row])
@@ -221,6 +249,12 @@ def generate_batch(
                 reasons[row], stop_reasons[row] = "stop", hit
                 continue
             keep.append(b)
+        if controlled and keep:
+            now = time.monotonic()
+            ended = {i: r for i, c in controlled if (r := c.reason(now)) is not None}
+            for b in [b for b in keep if active[b] in ended]:
+                reasons[active[b]] = ended[active[b]]
+                keep.remove(b)
         if not keep or step + 1 == params.max_new_tokens:
             break
         attn = torch.cat([attn, torch.ones((attn.shape[0], 1), dtype=attn.dtype, device=device)], dim=-1)
@@ -254,6 +288,7 @@ class _Request:
     prompt: list[int]
     params: SamplingParams
     future: asyncio.Future[Generation]
+    control: RowControl
 
 
 class RequestBatcher(ABC):
@@ -262,72 +297,134 @@ class RequestBatcher(ABC):
     Requests that arrive within `max_wait` seconds of each other and share sampling parameters run as one
     batch (at most `max_batch_size` rows), on a worker thread when `run_in_thread` (so the event loop keeps
     stepping envs) or inline. A failing batch hands its exception to every waiting caller.
+
+    Limits that keep one request from holding everyone else: with `lanes` > 1, up to that many batches run
+    at once (a short request that arrives while a long batch decodes gets its own batch instead of waiting
+    for the long one to end); `request_timeout` seconds after its batch starts a request ends with finish
+    reason "time_limit"; a caller that is cancelled (a client that went away) frees its row at the next
+    decode step.
     """
 
     run_in_thread: bool = True
 
-    def __init__(self, max_batch_size: int = 16, max_wait: float = 0.01) -> None:
+    def __init__(self, max_batch_size: int = 16, max_wait: float = 0.01, lanes: int = 1,
+                 request_timeout: float | None = None) -> None:
+        if lanes < 1:
+            raise ValueError(f"lanes must be at least 1, got {lanes}")
+        if request_timeout is not None and request_timeout <= 0:
+            raise ValueError(f"request_timeout must be positive seconds, got {request_timeout}")
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
+        self.lanes = lanes
+        self.request_timeout = request_timeout
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._decoding = 0
+
+    def load(self) -> dict[str, int]:
+        """Requests waiting for a batch, and rows in batches now decoding."""
+        return {"queued": self._queue.qsize() if self._queue is not None else 0, "decoding": self._decoding}
 
     @abstractmethod
-    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
-        """One completion per prompt, in order (blocking)."""
+    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams,
+                       controls: Sequence[RowControl | None] | None = None) -> list[Generation]:
+        """One completion per prompt, in order (blocking); `controls` may end rows early."""
 
     async def generate(self, prompt: Sequence[int], params: SamplingParams) -> Generation:
-        """Sample one completion; concurrent calls are batched together."""
+        """Sample one completion; concurrent calls are batched together. Cancelling the caller frees its row."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._worker is None or self._worker.done():
             self._loop, self._queue = loop, asyncio.Queue()
             self._worker = loop.create_task(self._serve())
         fut: asyncio.Future[Generation] = loop.create_future()
+        control = RowControl()
+        fut.add_done_callback(lambda f: control.cancelled.set() if f.cancelled() else None)
         assert self._queue is not None
-        self._queue.put_nowait(_Request(list(prompt), params, fut))
+        self._queue.put_nowait(_Request(list(prompt), params, fut, control))
         return await fut
+
+    async def _next_batch(self, queue: asyncio.Queue[_Request]) -> list[_Request]:
+        loop = asyncio.get_running_loop()
+        batch = [await queue.get()]
+        deadline = loop.time() + self.max_wait
+        while len(batch) < self.max_batch_size:
+            # drain what is already queued, then wait briefly for stragglers
+            try:
+                batch.append(queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(queue.get(), remaining))
+            except TimeoutError:
+                break
+        return [r for r in batch if not r.future.done()]  # callers that went away while queued
+
+    async def _run(self, reqs: list[_Request], params: SamplingParams) -> None:
+        if self.request_timeout is not None:
+            start = time.monotonic()
+            for r in reqs:
+                r.control.deadline = start + self.request_timeout
+        prompts, controls = [r.prompt for r in reqs], [r.control for r in reqs]
+        self._decoding += len(reqs)
+        try:
+            if self.run_in_thread:
+                outs = await asyncio.to_thread(self.generate_batch, prompts, params, controls)
+            else:
+                outs = self.generate_batch(prompts, params, controls)
+        except Exception as e:  # hand the failure to every waiting caller
+            for r in reqs:
+                if not r.future.done():
+                    r.future.set_exception(e)
+            return
+        finally:
+            self._decoding -= len(reqs)
+        for r, o in zip(reqs, outs, strict=True):
+            if not r.future.done():
+                r.future.set_result(o)
 
     async def _serve(self) -> None:
         assert self._queue is not None
         queue = self._queue
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await queue.get()]
-            deadline = loop.time() + self.max_wait
-            while len(batch) < self.max_batch_size:
-                # drain what is already queued, then wait briefly for stragglers
+        # inline batches block the loop anyway: one at a time
+        lanes = asyncio.Semaphore(self.lanes if self.run_in_thread else 1)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await lanes.acquire()  # a free lane first, so a batch holds whatever queued meanwhile
                 try:
-                    batch.append(queue.get_nowait())
-                    continue
-                except asyncio.QueueEmpty:
-                    pass
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), remaining))
-                except TimeoutError:
-                    break
-            by_params: dict[SamplingParams, list[_Request]] = {}
-            for r in batch:
-                if not r.future.done():
+                    batch = await self._next_batch(queue)
+                except BaseException:
+                    lanes.release()
+                    raise
+                by_params: dict[SamplingParams, list[_Request]] = {}
+                for r in batch:
                     by_params.setdefault(r.params, []).append(r)
-            for params, reqs in by_params.items():
-                prompts = [r.prompt for r in reqs]
-                try:
-                    if self.run_in_thread:
-                        outs = await asyncio.to_thread(self.generate_batch, prompts, params)
-                    else:
-                        outs = self.generate_batch(prompts, params)
-                except Exception as e:  # hand the failure to every waiting caller
-                    for r in reqs:
-                        if not r.future.done():
-                            r.future.set_exception(e)
+                if not by_params:
+                    lanes.release()
                     continue
-                for r, o in zip(reqs, outs, strict=True):
-                    if not r.future.done():
-                        r.future.set_result(o)
+                groups = list(by_params.items())
+                # one lane per batch; sampling settings that differ run one after the other in that lane
+
+                async def run_groups(groups: list[tuple[SamplingParams, list[_Request]]] = groups) -> None:
+                    try:
+                        for params, reqs in groups:
+                            await self._run(reqs, params)
+                    finally:
+                        lanes.release()
+
+                task = asyncio.get_running_loop().create_task(run_groups())
+                running.add(task)
+                task.add_done_callback(running.discard)
+                if not self.run_in_thread:
+                    await task
+        finally:
+            for task in list(running):
+                task.cancel()
 
     async def aclose(self) -> None:
         """Stop the batching worker of the current event loop."""
@@ -339,21 +436,22 @@ class RequestBatcher(ABC):
 
 
 class BatchingGenerator(RequestBatcher):
-    """A `RequestBatcher` over a local transformers model (`generate_batch` above), one batch at a time
-    through the model across event loops, with a seeded CPU sampling generator."""
+    """A `RequestBatcher` over a local transformers model (`generate_batch` above), at most `lanes` batches
+    at a time through the model across event loops, with a seeded CPU sampling generator."""
 
     def __init__(self, model: Any, tokenizer: Any, max_batch_size: int = 16, max_wait: float = 0.01,
-                 seed: int | None = None) -> None:
-        super().__init__(max_batch_size, max_wait)
+                 seed: int | None = None, lanes: int = 1, request_timeout: float | None = None) -> None:
+        super().__init__(max_batch_size, max_wait, lanes, request_timeout)
         self.model = model
         self.tokenizer = tokenizer
         self._generator = torch.Generator(device="cpu")
         if seed is not None:
             self._generator.manual_seed(seed)
-        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(lanes)
 
-    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
-        with self._lock:
+    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams,
+                       controls: Sequence[RowControl | None] | None = None) -> list[Generation]:
+        with self._slots:
             gen = self._generator if next(self.model.parameters()).device.type == "cpu" else None
-            return generate_batch(self.model, self.tokenizer, prompts, params, gen)
+            return generate_batch(self.model, self.tokenizer, prompts, params, gen, controls)
 

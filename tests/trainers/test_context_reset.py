@@ -11,7 +11,7 @@ from _tiny_rl import CHATML
 from agentgym.envs.search import MultiHopQAEnv
 from agentgym.trainers import RolloutEngine, prompt_ids, run_groups
 
-from agentgym.models.generation import Generation, SamplingParams
+from agentgym.models.generation import Generation, RowControl, SamplingParams
 from agentgym.trajectory import Trajectory
 from agentgym.wrappers import MarkovianWorkspace
 
@@ -42,7 +42,8 @@ class ScriptedEngine(RolloutEngine):
         self.policy = policy
         self.prompts: list[list[int]] = []
 
-    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams,
+                       controls: Sequence[RowControl | None] | None = None) -> list[Generation]:
         out = []
         for p in prompts:
             self.prompts.append(list(p))

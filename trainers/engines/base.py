@@ -31,6 +31,9 @@ class RolloutEngine(RequestBatcher):
     def __init__(self, tokenizer: Any, max_batch_size: int = 64, max_wait: float = 0.005) -> None:
         super().__init__(max_batch_size, max_wait)
         self.tokenizer = tokenizer
+        #: positions the model attends over (prompt + completion); None when unknown. An episode whose
+        #: context reaches it ends truncated (`Trajectory.truncation_reason`).
+        self.context_window: int | None = None
 
     def sync_weights(self, model: Any) -> None:
         """Make the engine sample from `model`'s current weights (no-op when it holds the same module)."""

@@ -16,7 +16,8 @@ import torch
 from agentgym.trainers.engines.base import RolloutEngine
 from agentgym.trainers.modeling import autocast
 
-from agentgym.models.generation import Generation, SamplingParams, generate_batch
+from agentgym.models.context import context_window
+from agentgym.models.generation import Generation, RowControl, SamplingParams, generate_batch
 
 
 class HFEngine(RolloutEngine):
@@ -33,12 +34,15 @@ class HFEngine(RolloutEngine):
             (and envs have little to do while a batch decodes); on by default on GPU.
         bf16: decode under bf16 autocast on CUDA (what a trainer with `bf16=True` trains under, so the
             sampling log-probs match the trainer's).
+        max_model_len: the context window episodes must fit in (default: the model config's).
     """
 
     def __init__(self, model: Any, tokenizer: Any, max_batch_size: int = 64, max_wait: float = 0.005,
-                 seed: int | None = None, run_in_thread: bool | None = None, bf16: bool = False) -> None:
+                 seed: int | None = None, run_in_thread: bool | None = None, bf16: bool = False,
+                 max_model_len: int | None = None) -> None:
         super().__init__(tokenizer, max_batch_size, max_wait)
         self.model = model
+        self.context_window = max_model_len or context_window(model, tokenizer)
         self.bf16 = bf16
         on_cpu = next(model.parameters()).device.type == "cpu"
         self.run_in_thread = (not on_cpu) if run_in_thread is None else run_in_thread
@@ -47,7 +51,8 @@ class HFEngine(RolloutEngine):
         if seed is not None:
             self._generator.manual_seed(seed)
 
-    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams,
+                       controls: Sequence[RowControl | None] | None = None) -> list[Generation]:
         out: list[Generation] = []
         with self._lock:
             was_training = self.model.training
@@ -56,9 +61,10 @@ class HFEngine(RolloutEngine):
                 device = next(self.model.parameters()).device
                 for i in range(0, len(prompts), self.max_batch_size):
                     chunk = prompts[i: i + self.max_batch_size]
+                    chunk_controls = controls[i: i + self.max_batch_size] if controls is not None else None
                     with autocast(device, self.bf16):
                         out += generate_batch(self.model, self.tokenizer, chunk, params,
-                                              self._generator if device.type == "cpu" else None)
+                                              self._generator if device.type == "cpu" else None, chunk_controls)
             finally:
                 self.model.train(was_training)
         return out

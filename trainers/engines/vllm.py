@@ -17,7 +17,7 @@ from typing import Any
 from agentgym.trainers.engines.base import RolloutEngine
 from agentgym.trainers.modeling import merged_state_dict
 
-from agentgym.models.generation import Generation, SamplingParams
+from agentgym.models.generation import Generation, RowControl, SamplingParams
 
 
 def _engine_accepts(name: str) -> bool:
@@ -53,9 +53,11 @@ class VLLMEngine(RolloutEngine):
         self.llm = LLM(model=model, gpu_memory_utilization=gpu_memory_utilization, seed=seed,
                        enable_sleep_mode=sleep_between_rollouts, **llm_kwargs)
         super().__init__(tokenizer or self.llm.get_tokenizer(), max_batch_size, max_wait)
+        self.context_window = int(self.llm.llm_engine.model_config.max_model_len)
         self._asleep = False
 
-    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+    def generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams,
+                       controls: Sequence[RowControl | None] | None = None) -> list[Generation]:
         from vllm import SamplingParams as VLLMSamplingParams
         from vllm.inputs import TokensPrompt
 
