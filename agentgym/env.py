@@ -198,7 +198,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         state.turn += 1
         state.messages.append(message.to_openai())
         parsed = self.protocol.parse(message, turn=state.turn)
-        observation = await self._respond(state, parsed)
+        observation, outputs = await self._respond(state, parsed)
         state.messages.extend(observation)
         terminated = state.done
         truncated = not terminated and state.turn >= self.max_turns
@@ -216,7 +216,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
             self._finished = True
             await self.teardown_episode(state)
         else:
-            reward = self.step_reward(state, ())
+            reward = self.step_reward(state, outputs)
         info.update(self.episode_info(state))
         return observation, float(reward), terminated, truncated, info
 
@@ -263,7 +263,8 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
             return msg
         return Message("assistant", str(action))
 
-    async def _respond(self, state: EpisodeState, parsed: ParsedAction) -> list[dict[str, Any]]:
+    async def _respond(self, state: EpisodeState, parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
+        """The observation for a parsed action, and the outputs of the tool calls it ran (or refused)."""
         calls = parsed.calls
         notes: list[str] = []
         if parsed.errors:
@@ -283,7 +284,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
             observation.append({"role": "user", "content": "\n".join(notes) + hint})
         if not calls and not parsed.errors and not state.done:
             observation.extend(self.on_text_reply(state, parsed.text))
-        return observation
+        return observation, outputs
 
     def _format_hint(self) -> str:
         if self.protocol.native:

@@ -21,12 +21,14 @@ from typing import Any
 class Turn:
     """One assistant action and the env's answer to it.
 
-    Envs that rebuild the agent's context every turn (`info["context_reset"]`, e.g.
-    `agentgym.wrappers.MarkovianWorkspace`) return the complete next prompt as the observation; for them
-    `context_reset` is True on every turn whose observation replaces the context, and the token-exact
-    training loop records on each turn the exact prompt ids it was generated from (`prompt_ids`), so
-    every turn is its own (prompt, response) sample. `prompt_ids` is None on turns that continue the
-    running context (the usual multi-turn case).
+    Token-level policies (`hf:` agents, trainers' rollout engines) record the exact token context: the
+    ids appended to it right before this turn was generated (`context_ids`: the whole prompt on the first
+    turn of a context, the template delta of the previous observation after that) and the ids generated
+    (`token_ids`, with their `logprobs`). A context's ids are therefore the concatenation of its turns'
+    `context_ids + token_ids`. Envs that rebuild the agent's context (`info["context_reset"]`, e.g.
+    `agentgym.wrappers.MarkovianWorkspace`) return the complete next prompt as the observation; `context_reset`
+    is True on every turn whose observation replaces the context, and the next turn starts a new context.
+    Message-level agents leave the token fields None.
     """
 
     assistant: dict[str, Any]
@@ -34,6 +36,7 @@ class Turn:
     reward: float = 0.0
     token_ids: list[int] | None = None
     logprobs: list[float] | None = None
+    context_ids: list[int] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
@@ -42,8 +45,12 @@ class Turn:
     parse_errors: list[str] = field(default_factory=list)
     agent_seconds: float = 0.0
     env_seconds: float = 0.0
-    prompt_ids: list[int] | None = None
     context_reset: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Turn:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -106,6 +113,15 @@ class Trajectory:
             out.extend(t.observation)
         return out
 
+    def contexts(self) -> list[list[Turn]]:
+        """The turns grouped by token context: a new context starts after every turn that reset it."""
+        out: list[list[Turn]] = []
+        for k, t in enumerate(self.turns):
+            if k == 0 or self.turns[k - 1].context_reset:
+                out.append([])
+            out[-1].append(t)
+        return out
+
     def turn_prompt(self, k: int) -> list[dict[str, Any]]:
         """The messages turn `k` was generated from: the opening messages with every earlier turn and
         observation, restarted from the observation of the last earlier turn that reset the context."""
@@ -126,7 +142,7 @@ class Trajectory:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trajectory:
         data = dict(data)
-        turns = [Turn(**t) for t in data.pop("turns", [])]
+        turns = [Turn.from_dict(t) for t in data.pop("turns", [])]
         known = {f for f in cls.__dataclass_fields__}
         return cls(turns=turns, **{k: v for k, v in data.items() if k in known})
 

@@ -34,8 +34,8 @@ def main() -> None:
     import torch
 
     import agentgym
-    from agentgym.models.chat import prepare_messages
-    from agentgym.models.generation import SamplingParams, generate_batch, render_prompt
+    from agentgym.models.chat_template import prepare_messages, prompt_ids
+    from agentgym.models.generation import SamplingParams, generate_batch
     from agentgym.models.loading import load_model
 
     model, tok = load_model("smollm2")
@@ -45,7 +45,7 @@ def main() -> None:
     for task_id in env.unwrapped.tasks.ids("test")[: a.tasks]:
         messages, info = env.reset(options={"task_id": task_id})
         openai = [m if isinstance(m, dict) else m.to_openai() for m in messages]
-        distinct.append(render_prompt(tok, prepare_messages(openai, info["tools"])))
+        distinct.append(prompt_ids(tok, prepare_messages(openai, info["tools"])))
     prompts = [p for p in distinct for _ in range(a.group)]
     params = SamplingParams(a.max_new_tokens, 1.0)
 

@@ -51,7 +51,7 @@ def _row(name: str, latencies: list[float], seconds: float, tokens: int, base: f
 def sequential_generate(n: int, tokens: int) -> tuple[list[float], float, int]:
     import torch
 
-    from agentgym.models.generation import render_prompt
+    from agentgym.models.chat_template import prompt_ids
     from agentgym.models.loading import load_model
 
     model, tok = load_model("smollm2")
@@ -60,7 +60,7 @@ def sequential_generate(n: int, tokens: int) -> tuple[list[float], float, int]:
     latencies, total = [], 0
     t_all = time.perf_counter()
     for i in range(n):
-        ids = torch.tensor([render_prompt(tok, [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}])])
+        ids = torch.tensor([prompt_ids(tok, [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}])])
         t0 = time.perf_counter()
         with torch.no_grad():
             out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, max_new_tokens=tokens,

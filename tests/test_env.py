@@ -207,3 +207,22 @@ def test_generated_tasks_disjoint_splits_and_stable_ids():
     assert t_test.prompt != env.tasks.get("train-5").prompt
     rng = np.random.default_rng(0)
     assert env.tasks.sample(rng, "train").id.startswith("train-")
+
+
+def test_step_reward_receives_the_tool_outputs_of_the_step():
+    seen: list[list[tuple[str, bool, str | None]]] = []
+
+    class PerCallReward(LanguageEnv):
+        def step_reward(self, state, outputs):
+            seen.append([(o.call.name, o.is_error, o.error_kind) for o in outputs])
+            return 0.1 * sum(not o.is_error for o in outputs) - 0.5 * sum(o.is_error for o in outputs)
+
+    base = make_env()
+    env = PerCallReward(base.tasks, base.tools, base.rubric)
+    env.reset(options={"task_id": "t1"})
+    _, reward, done, _, _ = env.step(call("nap", seconds=0) + call("explode", x=3))
+    assert not done and reward == pytest.approx(0.1 - 0.5)
+    assert [name for name, _, _ in seen[-1]] == ["nap", "explode"]
+    assert seen[-1][1][1] is True  # the failing call arrives as an error output
+    _, reward, done, _, _ = env.step(call("nap", seconds=0))
+    assert not done and seen[-1] == [("nap", False, None)] and reward == pytest.approx(0.1)

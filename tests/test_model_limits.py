@@ -153,22 +153,22 @@ def test_batcher_rejects_bad_limits():
 async def test_hf_agent_episode_that_outgrows_its_window_ends_truncated(smollm2_agent):
     from agentgym.registry import make
 
-    chat = smollm2_agent.chat
+    agent = smollm2_agent
     env_kwargs = {"protocol": "tags", "max_turns": 10}
     env = make("Arithmetic-v0", **env_kwargs)
     lengths = {}
     for tid in (f"test-{i}" for i in range(8)):
         first, _ = await env.areset(options={"task_id": tid})
-        lengths[tid] = len(chat.prompt_ids(first))
+        lengths[tid] = len(agent.chat.prompt_ids(first))
     longest, shortest = max(lengths, key=lengths.get), min(lengths, key=lengths.get)
     assert lengths[longest] > lengths[shortest]
     window = lengths[longest]  # the longest opening prompt does not fit; the shortest leaves a few tokens
-    saved, chat.context_window = chat.context_window, window
+    saved, agent.context_window = agent.context_window, window
     try:
         trajs = await acollect("Arithmetic-v0", smollm2_agent, [longest, shortest], concurrency=2, progress=False,
                                env_kwargs=env_kwargs)
     finally:
-        chat.context_window = saved
+        agent.context_window = saved
     by_task = {t.task_id: t for t in trajs}
     over, fits = by_task[longest], by_task[shortest]
     assert over.finished and over.error is None and over.truncated and not over.turns

@@ -22,13 +22,12 @@ from agentgym.trainers.data import (
     SequenceView,
     TokenBatch,
     build_batch,
-    prompt_ids,
-    trajectory_tokens,
-    turn_delta_ids,
+    context_view,
+    trajectory_views,
 )
 from agentgym.trainers.eapo import EAPOConfig, EAPOTrainer
 from agentgym.trainers.engines import HFEngine, RolloutEngine, VLLMEngine
-from agentgym.trainers.episodes import run_episode, run_groups
+from agentgym.trainers.episodes import engine_policy, run_groups
 from agentgym.trainers.grpo import DAPOTrainer, GRPOTrainer
 from agentgym.trainers.igpo import IGPOConfig, IGPOTrainer
 from agentgym.trainers.logging import MetricLogger, make_logger
@@ -82,18 +81,17 @@ __all__ = [
     "build_batch",
     "build_trainer",
     "compute_advantages",
+    "context_view",
+    "engine_policy",
     "latest_checkpoint",
     "list_checkpoints",
     "load_run_spec",
     "make_logger",
-    "prompt_ids",
     "register_trainer",
-    "run_episode",
     "run_groups",
     "score_tokens",
     "sequence_logprobs",
     "successful",
     "to_sft_dataset",
-    "trajectory_tokens",
-    "turn_delta_ids",
+    "trajectory_views",
 ]

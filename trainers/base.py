@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import random
 import time
@@ -55,12 +56,13 @@ from agentgym.trainers.config import RLConfig
 from agentgym.trainers.data import TokenBatch, build_batch
 from agentgym.trainers.engines.base import RolloutEngine
 from agentgym.trainers.engines.hf import HFEngine
-from agentgym.trainers.episodes import env_factory, run_groups
+from agentgym.trainers.episodes import run_groups
 from agentgym.trainers.logging import CallbackSink, MetricLogger, make_logger
 from agentgym.trainers.modeling import TokenScores, score_tokens, unwrap_peft
 from agentgym.trainers.optim import make_adamw, make_lr_scheduler
 from agentgym.trainers.shapers import Shaper
 
+from agentgym.episode import env_factory
 from agentgym.models.generation import SamplingParams
 from agentgym.trajectory import Trajectory
 
@@ -69,20 +71,27 @@ ADDITIVE_METRICS = frozenset({"loss", "pg_loss", "kl", "vf_loss"})
 
 
 def compute_advantages(batch: TokenBatch, cfg: RLConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The configured critic-free estimator applied to a batch: `(advantages, returns)`, zero off the mask."""
+    """The configured critic-free estimator applied to a batch: `(advantages, returns)`, zero off the mask.
+
+    Outcome estimators see one score per episode: when an env resets the context (several rows per
+    episode) the episode's rows share its advantage (`per_episode_outcome`).
+    """
     r, m, g = batch.token_rewards, batch.loss_mask.float(), batch.group_index
-    if cfg.advantage == "grpo":
-        return A.grpo_advantages(r, m, g, eps=cfg.adv_eps)
-    if cfg.advantage == "dr_grpo":
-        return A.dr_grpo_advantages(r, m, g)
-    if cfg.advantage == "batch_std":
-        return A.batch_std_advantages(r, m, g, eps=cfg.adv_eps)
-    if cfg.advantage == "rloo":
-        return A.rloo_advantages(r, m, g)
+    outcome: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
+        "grpo": functools.partial(A.grpo_advantages, eps=cfg.adv_eps),
+        "dr_grpo": A.dr_grpo_advantages,
+        "batch_std": functools.partial(A.batch_std_advantages, eps=cfg.adv_eps),
+        "rloo": A.rloo_advantages,
+        "reinforce_pp_baseline": A.reinforce_pp_baseline_advantages,
+    }
+    if cfg.advantage in outcome:
+        estimator = outcome[cfg.advantage]
+        episodes = batch.episode_index
+        if episodes is not None and episodes.unique().numel() < len(batch):
+            return A.per_episode_outcome(estimator, r, m, g, episodes)
+        return estimator(r, m, g)
     if cfg.advantage == "reinforce_pp":
         return A.reinforce_pp_advantages(r, m, cfg.gamma)
-    if cfg.advantage == "reinforce_pp_baseline":
-        return A.reinforce_pp_baseline_advantages(r, m, g)
     if cfg.advantage == "turn":
         adv, ret = A.turn_level_advantages(batch.turn_rewards, batch.turn_mask, batch.turn_index, g, cfg.gamma,
                                            cfg.adv_eps)

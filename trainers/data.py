@@ -1,18 +1,16 @@
 """The token view of multi-turn trajectories: what the policy saw and what it generated, as padded tensors.
 
-A trajectory becomes one token sequence::
+Nothing is rendered or tokenized here. The episode loop records, on every turn of a token-level policy,
+the ids appended to the context before the turn (`Turn.context_ids`) and the ids generated
+(`Turn.token_ids`); a token context is their concatenation::
 
-    [prompt: chat template of the opening messages + generation prompt]
-    [turn 1: the exact token ids the engine sampled]                      <- loss_mask 1
-    [delta 1: end of the assistant turn, the observation messages, next generation prompt]
-    [turn 2: exact token ids] ...
+    [context_ids of turn 1: the whole prompt]
+    [token_ids of turn 1: exactly as sampled]                              <- loss_mask 1
+    [context_ids of turn 2: end of the assistant turn, the observation, next generation prompt]
+    [token_ids of turn 2] ...
 
-Generated tokens are never re-tokenized. The tokens between turns come from the chat template itself:
-the conversation is rendered with a sentinel as the assistant's content, and everything the template
-writes after the sentinel (the end-of-turn marker, the separator newline, the tool/user messages and the
-next `<|im_start|>assistant\n`) is the delta. When the policy already produced the end-of-turn special
-token (EOS), it is not repeated. The rollout loop in `agentgym.trainers.episodes` extends its context with
-the very same function, so the trained sequence is the sequence the policy was sampled on.
+so every training row is a sequence the policy was actually prompted with. An env that rebuilds the
+context (`Turn.context_reset`) gives one row per context.
 """
 
 from __future__ import annotations
@@ -23,106 +21,57 @@ from typing import Any
 
 import torch
 
-from agentgym.trajectory import Trajectory
-
-SENTINEL = "\u27e6agentgym-assistant-turn\u27e7"
-
-
-def chat_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    """Messages reduced to role and text content, the form `render_prompt` gives the chat template."""
-    return [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
-
-
-def prompt_ids(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> list[int]:
-    """Token ids of the opening messages under the chat template, ending with the generation prompt."""
-    text = tokenizer.apply_chat_template(chat_messages(messages), tokenize=False, add_generation_prompt=True)
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-def turn_delta_ids(
-    tokenizer: Any,
-    history: Sequence[dict[str, Any]],
-    observation: Sequence[dict[str, Any]],
-    generated_ids: Sequence[int],
-) -> list[int]:
-    """Tokens between the end of a generated turn and the start of the next generation.
-
-    Args:
-        tokenizer: the policy's tokenizer (with a chat template).
-        history: all messages before the assistant turn (opening messages and earlier turns).
-        observation: the messages the env answered the turn with (tool results, user replies).
-        generated_ids: the turn's exact generated tokens (only its last token is looked at: when it is a
-            special token the template also writes right after the content, such as `<|im_end|>`, the
-            policy produced it and it is not added again).
-    """
-    msgs = [*chat_messages(history), {"role": "assistant", "content": SENTINEL}, *chat_messages(observation)]
-    text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-    cut = text.rfind(SENTINEL)
-    if cut < 0:
-        raise ValueError("the chat template dropped the assistant message; cannot compute the turn delta")
-    tail = text[cut + len(SENTINEL):]
-    if generated_ids:
-        last = int(generated_ids[-1])
-        if last in set(getattr(tokenizer, "all_special_ids", [])):
-            last_text = tokenizer.decode([last], skip_special_tokens=False)
-            if last_text and tail.startswith(last_text):
-                tail = tail[len(last_text):]
-    return list(tokenizer(tail, add_special_tokens=False)["input_ids"])
+from agentgym.trajectory import Trajectory, Turn
 
 
 @dataclass
 class SequenceView:
-    """One trajectory as flat token lists (before padding)."""
+    """One token context of a trajectory as flat token lists (before padding)."""
 
     input_ids: list[int]
     loss_mask: list[int]
     logprobs: list[float]
-    turn_index: list[int]  # k on the tokens the policy generated in turn k, -1 elsewhere
+    turn_index: list[int]  # k on the tokens the policy generated in this context's turn k, -1 elsewhere
     turn_rewards: list[float]
     reward_positions: list[int]  # where each turn's reward sits (its last kept policy token)
     prompt_length: int
     truncated: bool = False
 
 
-def trajectory_tokens(traj: Trajectory, tokenizer: Any, max_length: int | None = None) -> SequenceView:
-    """Token view of one trajectory; with `max_length`, tokens past it are cut and `truncated` is set.
-
-    Turns need exact `token_ids` (from `HFEngine`, `VLLMEngine` or a token-reporting agent); missing
-    `logprobs` are filled with 0.
-    """
-    ids = prompt_ids(tokenizer, traj.messages)
-    prompt_len = len(ids)
-    mask = [0] * len(ids)
-    lps = [0.0] * len(ids)
-    tix = [-1] * len(ids)
+def context_view(turns: Sequence[Turn], max_length: int | None = None, where: str = "") -> SequenceView:
+    """The recorded ids of one token context (`turns` in order); with `max_length`, tokens past it are
+    cut and `truncated` is set. Missing `logprobs` are filled with 0."""
+    ids: list[int] = []
+    mask: list[int] = []
+    lps: list[float] = []
+    tix: list[int] = []
     ends: list[int] = []
-    history = list(traj.messages)
-    for k, turn in enumerate(traj.turns):
-        if turn.token_ids is None:
-            raise ValueError(f"turn {k} of episode {traj.episode_id} has no token ids; the token view needs them")
+    for k, turn in enumerate(turns):
+        if turn.token_ids is None or turn.context_ids is None:
+            raise ValueError(f"turn {k} of {where or 'a trajectory'} has no recorded token ids: the token view "
+                             "needs episodes played by a token-level policy (an hf: agent or a rollout engine)")
         gen = list(turn.token_ids)
         lp = list(turn.logprobs) if turn.logprobs is not None else [0.0] * len(gen)
         if len(lp) != len(gen):
-            raise ValueError(f"turn {k}: {len(gen)} token ids but {len(lp)} logprobs")
-        ids += gen
-        mask += [1] * len(gen)
-        lps += lp
-        tix += [k] * len(gen)
+            raise ValueError(f"turn {k} of {where}: {len(gen)} token ids but {len(lp)} logprobs")
+        ctx = list(turn.context_ids)
+        ids += ctx + gen
+        mask += [0] * len(ctx) + [1] * len(gen)
+        lps += [0.0] * len(ctx) + lp
+        tix += [-1] * len(ctx) + [k] * len(gen)
         ends.append(len(ids) - 1 if gen else -1)
-        last_turn = k == len(traj.turns) - 1
-        if not last_turn or turn.observation:
-            delta = turn_delta_ids(tokenizer, history, turn.observation, gen)
-            ids += delta
-            mask += [0] * len(delta)
-            lps += [0.0] * len(delta)
-            tix += [-1] * len(delta)
-        history += [turn.assistant, *turn.observation]
+    prompt_len = len(turns[0].context_ids or ()) if turns else 0
     truncated = max_length is not None and len(ids) > max_length
     if truncated:
         assert max_length is not None
         ids, mask, lps, tix = ids[:max_length], mask[:max_length], lps[:max_length], tix[:max_length]
-    positions = _reward_positions(ends, mask)
-    return SequenceView(ids, mask, lps, tix, [t.reward for t in traj.turns], positions, prompt_len, truncated)
+    return SequenceView(ids, mask, lps, tix, [t.reward for t in turns], _reward_positions(ends, mask), prompt_len,
+                        truncated)
+
+
+def trajectory_views(traj: Trajectory, max_length: int | None = None) -> list[SequenceView]:
+    """One `SequenceView` per token context of `traj` (one for an env that never resets the context)."""
+    return [context_view(turns, max_length, f"episode {traj.episode_id}") for turns in traj.contexts()]
 
 
 def _reward_positions(ends: list[int], mask: list[int]) -> list[int]:
@@ -147,7 +96,8 @@ class TokenBatch:
     `old_logprobs` are the engine's log-probs of the generated tokens at the position of each token;
     `token_rewards` hold each turn's reward on its last policy token; `advantages` and `returns` are filled
     by an estimator. `turn_rewards`/`turn_mask` are `(B, K)` per-turn rewards; `group_index` (B,) says
-    which rows share a task; `truncated` (B,) marks rows cut at the maximum length. `values` are a
+    which rows share a task; `truncated` (B,) marks rows cut at the maximum length; `episode_index` (B,)
+    says which episode each row comes from (several rows when the env resets the context). `values` are a
     critic's values at rollout time (PPO). Tensors in `extras` whose first dimension is the batch are
     selected and split along with the rows (and trimmed when their second dimension is the sequence).
     """
@@ -162,6 +112,7 @@ class TokenBatch:
     turn_mask: torch.Tensor
     group_index: torch.Tensor
     truncated: torch.Tensor
+    episode_index: torch.Tensor | None = None
     advantages: torch.Tensor | None = None
     returns: torch.Tensor | None = None
     ref_logprobs: torch.Tensor | None = None
@@ -213,8 +164,10 @@ class TokenBatch:
         return [self.select(range(i, min(i + size, len(self)))) for i in range(0, len(self), size)]
 
 
-def collate(views: Sequence[SequenceView], groups: Sequence[Hashable], pad_id: int) -> TokenBatch:
-    """Pad `SequenceView`s into a `TokenBatch` (right padding; padded tokens have every mask 0)."""
+def collate(views: Sequence[SequenceView], groups: Sequence[Hashable], pad_id: int,
+            episodes: Sequence[int] | None = None) -> TokenBatch:
+    """Pad `SequenceView`s into a `TokenBatch` (right padding; padded tokens have every mask 0). `episodes`
+    says which episode each view comes from (default: one episode per view)."""
     from agentgym.trainers.algorithms.advantages import as_group_index
 
     b = len(views)
@@ -243,6 +196,7 @@ def collate(views: Sequence[SequenceView], groups: Sequence[Hashable], pad_id: i
         input_ids=ids, attention_mask=attn, loss_mask=lmask, old_logprobs=lps, turn_index=tix,
         token_rewards=trew, turn_rewards=turn_rewards, turn_mask=turn_mask,
         group_index=as_group_index(list(groups)), truncated=torch.tensor([v.truncated for v in views]),
+        episode_index=torch.tensor(list(episodes) if episodes is not None else range(b), dtype=torch.long),
     )
 
 
@@ -252,7 +206,15 @@ def build_batch(
     max_length: int | None = None,
     group_key: Callable[[Trajectory], Hashable] = lambda t: t.task_id,
 ) -> TokenBatch:
-    """Token view of a batch of trajectories, grouped by `group_key` (the task id by default)."""
+    """Token view of a batch of trajectories: one row per token context (one per trajectory unless its env
+    resets the context), grouped by `group_key` (the task id by default); `tokenizer` gives the pad id."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    views = [trajectory_tokens(t, tokenizer, max_length) for t in trajectories]
-    return collate(views, [group_key(t) for t in trajectories], int(pad or 0))
+    views: list[SequenceView] = []
+    groups: list[Hashable] = []
+    episodes: list[int] = []
+    for e, t in enumerate(trajectories):
+        for view in trajectory_views(t, max_length):
+            views.append(view)
+            groups.append(group_key(t))
+            episodes.append(e)
+    return collate(views, groups, int(pad or 0), episodes)

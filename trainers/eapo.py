@@ -4,7 +4,7 @@ The env side is `agentgym.wrappers.MarkovianWorkspace` (env id `EAPO-MultiHopQA-
 agent sees one rebuilt workspace (the question, its evolving `<report>`, only the last action and its
 result) and writes a report plus one tool call or an `<answer>`. The trainer side, read top to bottom:
 
-    rollout     groups of episodes; each round's exact prompt ids are recorded (`Turn.prompt_ids`)
+    rollout     groups of episodes; each round is its own token context, recorded exactly (`Turn.context_ids`)
     samples     every round is its own training row: prompt = that round's workspace, response = the
                 round's generated tokens
     rewards     r_t = gamma^(T-t) * R_T with R_T the terminal success: a shorter successful episode earns
@@ -25,7 +25,7 @@ Start it in five lines::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import torch
@@ -35,9 +35,9 @@ from agentgym.trainers.algorithms.eapo import (
     eapo_advantages,
     eapo_round_rewards,
 )
-from agentgym.trainers.base import RLTrainer, apply_overlong_shaping
+from agentgym.trainers.base import RLTrainer
 from agentgym.trainers.config import RLConfig
-from agentgym.trainers.data import SequenceView, TokenBatch, collate
+from agentgym.trainers.data import TokenBatch
 
 from agentgym.trajectory import Trajectory
 
@@ -72,31 +72,15 @@ class EAPOConfig(RLConfig):
             self._fail("dp_multiple", "must be >= 1")
 
 
-def round_views(traj: Trajectory, terminal: float, gamma: float,
-                max_length: int | None = None) -> list[SequenceView]:
-    """One `SequenceView` per round of a Markovian-workspace episode, its reward r_t = gamma^(T-t) R_T on
-    its last policy token."""
-    n_rounds = len(traj.turns)
-    views = []
-    for t, turn in enumerate(traj.turns, start=1):
-        if turn.prompt_ids is None or turn.token_ids is None:
-            raise ValueError(f"episode {traj.episode_id} round {t} has no prompt ids: EAPO needs an env that "
-                             "rebuilds the context every round (agentgym.wrappers.MarkovianWorkspace, e.g. "
-                             "EAPO-MultiHopQA-v0)")
-        prompt, gen = list(turn.prompt_ids), list(turn.token_ids)
-        logps = list(turn.logprobs) if turn.logprobs is not None else [0.0] * len(gen)
-        reward = float(eapo_round_rewards(torch.tensor([t]), torch.tensor([n_rounds]), torch.tensor([terminal]),
-                                          gamma)[0])
-        ids, mask = prompt + gen, [0] * len(prompt) + [1] * len(gen)
-        lps, tix = [0.0] * len(prompt) + logps, [-1] * len(prompt) + [0] * len(gen)
-        truncated = max_length is not None and len(ids) > max_length
-        if truncated:
-            assert max_length is not None
-            ids, mask, lps, tix = ids[:max_length], mask[:max_length], lps[:max_length], tix[:max_length]
-        kept = [i for i, m in enumerate(mask) if m]
-        views.append(SequenceView(ids, mask, lps, tix, [reward], [kept[-1] if kept else 0], len(prompt),
-                                  truncated))
-    return views
+def with_round_rewards(traj: Trajectory, terminal: float, gamma: float) -> Trajectory:
+    """A copy of a Markovian-workspace episode whose round t carries r_t = gamma^(T-t) R_T (the episode
+    itself is left as it was, for logging)."""
+    if any(len(ctx) != 1 for ctx in traj.contexts()):
+        raise ValueError(f"episode {traj.episode_id}: EAPO needs an env that rebuilds the context every round "
+                         "(agentgym.wrappers.MarkovianWorkspace, e.g. EAPO-MultiHopQA-v0)")
+    n = len(traj.turns)
+    rewards = eapo_round_rewards(torch.arange(1, n + 1), torch.full((n,), n), torch.full((n,), terminal), gamma)
+    return replace(traj, turns=[replace(turn, reward=float(r)) for turn, r in zip(traj.turns, rewards, strict=True)])
 
 
 class EAPOTrainer(RLTrainer):
@@ -111,21 +95,10 @@ class EAPOTrainer(RLTrainer):
         return float(traj.success) if self.config.terminal_reward == "success" else float(traj.reward)
 
     def build_batch(self, trajectories: Sequence[Trajectory]) -> TokenBatch:
-        """One row per round of every episode, grouped by question."""
+        """One row per round of every episode (each round is its own token context), grouped by question,
+        each carrying its round reward r_t."""
         cfg = self.config
-        views: list[SequenceView] = []
-        groups: list[str] = []
-        for traj in trajectories:
-            rows = round_views(traj, self.terminal(traj), cfg.round_gamma, cfg.max_length)
-            views += rows
-            groups += [traj.task_id] * len(rows)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        batch = collate(views, groups, int(pad or 0))
-        if cfg.overlong_buffer > 0:
-            apply_overlong_shaping(batch, cfg)
-        if cfg.mask_truncated:
-            batch.loss_mask[batch.truncated] = 0
-        return batch
+        return super().build_batch([with_round_rewards(t, self.terminal(t), cfg.round_gamma) for t in trajectories])
 
     def compute_advantages(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
         rewards = batch.scores  # r_t, plus the overlong penalty when configured

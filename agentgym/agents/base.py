@@ -9,7 +9,7 @@ from typing import Any
 
 from agentgym.models.context import ContextWindowExceeded
 
-__all__ = ["Agent", "AgentError", "AgentOutput", "ContextWindowExceeded"]
+__all__ = ["Agent", "AgentError", "AgentOutput", "ContextWindowExceeded", "EpisodeSession", "MessageSession"]
 
 
 class AgentError(RuntimeError):
@@ -36,7 +36,42 @@ class AgentOutput:
     cost: float = 0.0
     finish_reason: str | None = None
     latency: float = 0.0
+    # token-level policies: the ids appended to the episode's token context right before this generation
+    # (the whole prompt on the first turn of a context, the observation's template delta after that)
+    context_ids: list[int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class EpisodeSession(ABC):
+    """One episode as a policy sees it. The episode loop calls `next()` for each turn and `observe()` with
+    the env's answer; whether the policy keeps messages or token ids is its own business."""
+
+    @abstractmethod
+    async def next(self) -> AgentOutput:
+        """The next assistant turn. Raises `ContextWindowExceeded` when the context no longer fits."""
+
+    @abstractmethod
+    def observe(self, output: AgentOutput, observation: Sequence[dict[str, Any]], context_reset: bool) -> None:
+        """The env answered `output` with `observation`; with `context_reset` the observation is the whole
+        next context instead of messages to append."""
+
+
+class MessageSession(EpisodeSession):
+    """A message-level episode: the conversation as OpenAI messages, re-sent to `agent.act` every turn."""
+
+    def __init__(self, agent: Agent, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None,
+                 stop: Sequence[str]) -> None:
+        self.agent, self.tools, self.stop = agent, tools, list(stop) or None
+        self.conversation = list(messages)
+
+    async def next(self) -> AgentOutput:
+        return await self.agent.act(self.conversation, tools=self.tools, stop=self.stop)
+
+    def observe(self, output: AgentOutput, observation: Sequence[dict[str, Any]], context_reset: bool) -> None:
+        if context_reset:
+            self.conversation = list(observation)
+        else:
+            self.conversation += [output.message, *observation]
 
 
 class Agent(ABC):
@@ -60,6 +95,12 @@ class Agent(ABC):
             tools: OpenAI tool schemas, given only when the env uses native tool calling.
             stop: strings at which generation should stop (the env's text protocol closing tags).
         """
+
+    def start_episode(self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] | None = None,
+                      stop: Sequence[str] = ()) -> EpisodeSession:
+        """A session for one episode starting from `messages` (message-level by default; token-level agents
+        keep the episode's exact token context instead)."""
+        return MessageSession(self, messages, tools, stop)
 
     async def check(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Fail fast with `AgentError` if the agent cannot work (bad key, unknown model, no server)."""

@@ -1,21 +1,19 @@
-"""`HFAgent`: a local `transformers` model; returns the exact generated token ids and their log-probs."""
+"""`HFAgent`: a local `transformers` model as a token-level policy (exact token ids and log-probs per turn)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from typing import Any
-
-from agentgym.agents.base import Agent, AgentError, AgentOutput
+from agentgym.agents.base import AgentError
+from agentgym.agents.token_agent import TokenAgent
 from agentgym.models.generation import SamplingParams
 from agentgym.models.loading import ModelNotFoundError
 
 
-class HFAgent(Agent):
+class HFAgent(TokenAgent):
     """A local causal LM (a folder, a `.gguf` file, or `smollm2`), batched across concurrent episodes.
 
     Each turn carries the exact sampled token ids and their log-probs under the sampling distribution
-    (logits / temperature; temperature 1 when greedy), the quantity RL trainers score.
+    (logits / temperature; temperature 1 when greedy), the quantity RL trainers score, and the ids appended to
+    the episode's token context before it (see `TokenAgent`).
 
     Args:
         model: model spec (see `agentgym.models.resolve_model`).
@@ -38,29 +36,16 @@ class HFAgent(Agent):
                                        max_model_len=max_model_len)
         except ModelNotFoundError as e:
             raise AgentError(str(e)) from None
-        self.name = f"hf:{model}"
-        self.temperature, self.top_p, self.max_tokens = temperature, top_p, max_tokens
+        super().__init__(self.chat.generator, self.chat.tokenizer, SamplingParams(max_tokens, temperature, top_p),
+                         context_window=self.chat.context_window, name=f"hf:{model}")
 
     @property
-    def tokenizer(self) -> Any:
-        return self.chat.tokenizer
-
-    @property
-    def model(self) -> Any:
+    def model(self):
         return self.chat.model
 
-    async def act(self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] | None = None,
-                  stop: Sequence[str] | None = None) -> AgentOutput:
-        params = SamplingParams(self.max_tokens, self.temperature, self.top_p, tuple(stop or ()))
-        t0 = time.perf_counter()
-        out = await self.chat.complete(messages, params, tools)
-        gen = out.generation
-        return AgentOutput(
-            message=out.message, token_ids=gen.token_ids, logprobs=gen.logprobs,
-            prompt_tokens=len(gen.prompt_token_ids), completion_tokens=len(gen.token_ids),
-            finish_reason=gen.finish_reason, latency=time.perf_counter() - t0,
-            extra={"prompt_token_ids": gen.prompt_token_ids},
-        )
+    @property
+    def temperature(self) -> float:
+        return self.params.temperature
 
     async def aclose(self) -> None:
         await self.chat.aclose()

@@ -12,36 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agentgym.messages import Message
+from agentgym.models.chat_template import assistant_message, prepare_messages, prompt_ids, with_tool_stop
 from agentgym.models.context import completion_budget, context_window
-from agentgym.models.generation import BatchingGenerator, Generation, SamplingParams, render_prompt
+from agentgym.models.generation import BatchingGenerator, Generation, SamplingParams
 from agentgym.models.loading import load_model
-from agentgym.protocols import HermesProtocol
-from agentgym.tool import Tool
-
-_HERMES = HermesProtocol()
-
-
-def _schema_tools(tools: Sequence[dict[str, Any]]) -> list[Tool]:
-    out = []
-    for t in tools:
-        fn = t.get("function", t)
-        out.append(Tool(name=str(fn.get("name", "")), description=str(fn.get("description", "")),
-                        parameters=dict(fn.get("parameters") or {}), fn=lambda **_: None))
-    return out
-
-
-def prepare_messages(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Text-protocol messages for a chat template: native tool calls/results rewritten, tools described."""
-    msgs = _HERMES.to_text_messages(messages)
-    if tools:
-        desc = _HERMES.render_tools(_schema_tools(tools)) or ""
-        if msgs and msgs[0]["role"] == "system":
-            msgs[0] = {"role": "system", "content": f"{msgs[0]['content']}\n\n{desc}".strip()}
-        else:
-            msgs.insert(0, {"role": "system", "content": desc})
-    return msgs
-
 
 _TOKENIZE_OFF_LOOP_CHARS = 50_000
 
@@ -79,7 +53,7 @@ class LocalChatModel:
                                            lanes=lanes, request_timeout=request_timeout)
 
     def prompt_ids(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None) -> list[int]:
-        return render_prompt(self.tokenizer, prepare_messages(messages, tools))
+        return prompt_ids(self.tokenizer, prepare_messages(messages, tools))
 
     async def complete(
         self,
@@ -95,9 +69,7 @@ class LocalChatModel:
         `strict_max_tokens` a prompt plus `params.max_new_tokens` that exceed the window is rejected
         instead. Raises `ContextWindowExceeded` (before anything is queued) when it does not fit.
         """
-        stop = tuple(params.stop)
-        if tools and "</tool_call>" not in stop:
-            stop = (*stop, "</tool_call>")
+        stop = with_tool_stop(params.stop, tools)
         if _approx_chars(messages) > _TOKENIZE_OFF_LOOP_CHARS:  # seconds of tokenizing: off the event loop
             prompt = await asyncio.to_thread(self.prompt_ids, messages, tools)
         else:
@@ -105,13 +77,7 @@ class LocalChatModel:
         budget = completion_budget(len(prompt), params.max_new_tokens, self.context_window, strict=strict_max_tokens)
         params = replace(params, max_new_tokens=budget, stop=stop)
         gen = await self.generator.generate(prompt, params)
-        message: dict[str, Any] = {"role": "assistant", "content": gen.text}
-        if tools:
-            parsed = _HERMES.parse(Message("assistant", gen.text))
-            if parsed.calls:
-                head = gen.text.split("<tool_call>", 1)[0].strip()
-                message = Message("assistant", head or None, parsed.calls).to_openai()
-        return ChatCompletion(message=message, generation=gen)
+        return ChatCompletion(message=assistant_message(gen.text, tools), generation=gen)
 
     async def aclose(self) -> None:
         await self.generator.aclose()

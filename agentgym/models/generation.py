@@ -72,13 +72,6 @@ class RowControl:
         return None
 
 
-def render_prompt(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> list[int]:
-    """Token ids of the chat template applied to `messages`, with the generation prompt."""
-    clean = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
-    text = tokenizer.apply_chat_template(clean, tokenize=False, add_generation_prompt=True)
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
 def _sample(logits: torch.Tensor, params: SamplingParams,
             generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Next tokens and their log-probs under the sampling distribution (logits / temperature; the raw

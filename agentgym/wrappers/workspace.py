@@ -5,9 +5,8 @@ ONE user message (the workspace) holding the question, the agent's latest `<repo
 action with that action's result. It answers with a report and exactly one action (a tool tag or
 `<answer>`); in the last round the tools are removed. Because the context is rebuilt, the observation
 `step` returns is the complete next prompt (not new messages to append) and `info["context_reset"]`
-is True, at reset too; `agentgym.trainers.episodes.run_episode` then starts a new token context and
-records each round's prompt ids on its turn (`Turn.prompt_ids`), so every round is its own training
-sample (EAPO).
+is True, at reset too; the episode loop then starts a new token context every round and records the
+round's whole prompt on its turn (`Turn.context_ids`), so every round is its own training sample (EAPO).
 
     env = MarkovianWorkspace(agentgym.make("MultiHopQA-v0"), max_rounds=8)
     env = agentgym.make("EAPO-MultiHopQA-v0")          # the same, registered

@@ -55,7 +55,8 @@ class KeyEnv:
     """Turn 1: the agent must `call` the tool (it answers `key seven`); turn 2: it must say `seven`.
 
     Per-turn rewards: 0.2 for calling the tool, 1.0 for the right answer. Success = the right answer.
-    Implements the async half of the `LanguageEnv` contract (areset / astep), which is all trainers use.
+    Implements the async half of the `LanguageEnv` contract (areset / astep / aclose), which is all the
+    episode loop uses.
     """
 
     def __init__(self, n_tasks: int = 64) -> None:
@@ -66,7 +67,8 @@ class KeyEnv:
         self.turn = 0
         return [{"role": "user", "content": "go"}], {"stop": [], "tools": [], "protocol": "tags"}
 
-    async def astep(self, action: str):
+    async def astep(self, action: str | dict[str, Any]):
+        action = action.get("content") or "" if isinstance(action, dict) else action  # text or an assistant message
         self.turn += 1
         if self.turn == 1:
             if "call" in action:
@@ -74,6 +76,9 @@ class KeyEnv:
             return [], 0.0, True, False, {"success": False}
         ok = "seven" in action
         return [], 1.0 if ok else 0.0, True, False, {"success": ok}
+
+    async def aclose(self) -> None:
+        return None
 
 
 def smollm2_tokenizer() -> Any:

@@ -17,12 +17,12 @@ from agentgym.trainers import (
     IGPOTrainer,
     TAPOConfig,
     TAPOTrainer,
-    prompt_ids,
 )
 from agentgym.trainers.algorithms.tapo import tapo_reward
 from agentgym.trainers.igpo_probe import answer_logprobs, answer_prefix_ids, generation_prompt_ids
 from test_context_reset import ScriptedEngine, byte_tokenizer
 
+from agentgym.models.chat_template import prompt_ids
 from agentgym.wrappers import MarkovianWorkspace, TAPOWrapper
 
 QUICK = {"steps": 1, "tasks_per_step": 2, "group_size": 2, "max_new_tokens": 24, "max_length": 6000,
@@ -172,8 +172,8 @@ def test_eapo_one_row_per_round_with_discounted_terminal_reward(tok):
     for row, (t, k) in enumerate([(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]):
         turn = trajs[t].turns[k]
         n = int(batch.attention_mask[row].sum())
-        assert batch.input_ids[row, :n].tolist() == turn.prompt_ids + turn.token_ids
-        assert batch.loss_mask[row, :n].tolist() == [0] * len(turn.prompt_ids) + [1] * len(turn.token_ids)
+        assert batch.input_ids[row, :n].tolist() == turn.context_ids + turn.token_ids
+        assert batch.loss_mask[row, :n].tolist() == [0] * len(turn.context_ids) + [1] * len(turn.token_ids)
     assert batch.scores.tolist() == pytest.approx([0.81, 0.9, 1.0, 0, 0, 0])
     adv, _ = trainer.compute_advantages(batch)
     r = torch.tensor([0.81, 0.9, 1.0, 0, 0, 0])

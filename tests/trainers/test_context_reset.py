@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 import pytest
 from _tiny_rl import CHATML
 from agentgym.envs.search import MultiHopQAEnv
-from agentgym.trainers import RolloutEngine, prompt_ids, run_groups
+from agentgym.trainers import RolloutEngine, run_groups
 
+from agentgym.models.chat_template import prompt_ids
 from agentgym.models.generation import Generation, RowControl, SamplingParams
 from agentgym.trajectory import Trajectory
 from agentgym.wrappers import MarkovianWorkspace
@@ -79,25 +80,27 @@ def test_every_round_is_its_own_sample(tok):
         assert traj.num_turns == 3 and traj.terminated
         assert [t.context_reset for t in traj.turns] == [True, True, True]
         for k, turn in enumerate(traj.turns):
-            assert turn.prompt_ids is not None and turn.prompt_tokens == len(turn.prompt_ids)
+            # every round starts a new context: its recorded context ids are the whole round prompt
+            assert turn.context_ids is not None and turn.prompt_tokens == len(turn.context_ids)
             # the round's prompt is exactly the workspace the env returned, rendered alone
-            assert turn.prompt_ids == prompt_ids(tok, traj.turn_prompt(k))
-            assert turn.prompt_ids in engine.prompts
-            text = tok.decode(turn.prompt_ids)
+            assert turn.context_ids == prompt_ids(tok, traj.turn_prompt(k))
+            assert turn.context_ids == engine.prompts[engine.prompts.index(turn.context_ids)]
+            text = tok.decode(turn.context_ids)
             assert f"Round {k + 1} of 4" in text and text.count("<|im_start|>user") == 1
             assert text.endswith("<|im_start|>assistant\n")
             assert tok.decode(turn.token_ids) == turn.assistant["content"]
-        _first, second, third = (tok.decode(t.prompt_ids) for t in traj.turns)
+        _first, second, third = (tok.decode(t.context_ids) for t in traj.turns)
         assert traj.turns[0].assistant["content"].endswith("<search>alpha</search>")  # cut at the stop string
         assert "first report" in second and "<search>alpha</search>" in second and "private one" not in second
         assert "second report" in third and "first report" not in third and "<search>alpha</search>" not in third
     # the JSONL form keeps the new fields, and old records without them still load
     back = Trajectory.from_dict(trajs[0].to_dict())
-    assert back.turns[1].prompt_ids == trajs[0].turns[1].prompt_ids and back.turns[1].context_reset
+    assert back.turns[1].context_ids == trajs[0].turns[1].context_ids and back.turns[1].context_reset
     old = trajs[0].to_dict()
-    for t in old["turns"]:
-        del t["prompt_ids"], t["context_reset"]
-    assert Trajectory.from_dict(old).turns[0].prompt_ids is None
+    for t in old["turns"]:  # records from before context_ids (they had prompt_ids) still load
+        del t["context_ids"], t["context_reset"]
+        t["prompt_ids"] = [1, 2]
+    assert Trajectory.from_dict(old).turns[0].context_ids is None
 
 
 def test_ordinary_envs_keep_one_running_context(tok):
@@ -108,7 +111,11 @@ def test_ordinary_envs_keep_one_running_context(tok):
     groups = asyncio.run(run_groups(lambda: MultiHopQAEnv(n_docs=300), engine, ["test-0"], 1, SamplingParams(200)))
     traj = groups[0][0]
     assert traj.num_turns == 2
-    assert all(t.prompt_ids is None and not t.context_reset for t in traj.turns)
+    assert not any(t.context_reset for t in traj.turns)
     second = engine.prompts[1]
     assert second[:len(engine.prompts[0])] == engine.prompts[0]  # the context grew, it was not rebuilt
+    # the first turn recorded the whole prompt, the second only what was appended after the first turn
+    first_turn, second_turn = traj.turns
+    assert first_turn.context_ids == engine.prompts[0]
+    assert second == first_turn.context_ids + first_turn.token_ids + second_turn.context_ids
     assert traj.turn_prompt(1) == [*traj.messages, traj.turns[0].assistant, *traj.turns[0].observation]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from _tiny_rl import smollm2_tokenizer, tiny_model, tiny_tokenizer
 from agentgym.trainers import algorithms as A
-from agentgym.trainers.data import build_batch, prompt_ids
+from agentgym.trainers.data import build_batch
 from agentgym.trainers.igpo_probe import (
     ANSWER_NOW,
     answer_logprobs,
@@ -16,6 +16,7 @@ from agentgym.trainers.igpo_probe import (
     turn_boundary_contexts,
 )
 
+from agentgym.models.chat_template import prompt_ids, turn_delta_ids
 from agentgym.trajectory import Trajectory, Turn
 
 
@@ -84,15 +85,18 @@ def test_default_prefix_aliases_and_mode_restored(tok, model) -> None:
 
 
 def _episode(tok) -> Trajectory:
+    """A two-turn episode as a token-level policy records it (prompt, generated ids, observation delta)."""
     gen1 = [*_ids(tok, "call key"), tok.eos_token_id]
     gen2 = [*_ids(tok, "seven"), tok.eos_token_id]
+    opening = [{"role": "user", "content": "go"}]
+    obs = [{"role": "tool", "content": "key seven"}]
     return Trajectory(
-        episode_id="e", env_id="x", task_id="t", agent_id="p",
-        messages=[{"role": "user", "content": "go"}],
+        episode_id="e", env_id="x", task_id="t", agent_id="p", messages=opening,
         turns=[
-            Turn(assistant={"role": "assistant", "content": "call key"},
-                 observation=[{"role": "tool", "content": "key seven"}], reward=0.0, token_ids=gen1),
-            Turn(assistant={"role": "assistant", "content": "seven"}, reward=1.0, token_ids=gen2),
+            Turn(assistant={"role": "assistant", "content": "call key"}, observation=obs, reward=0.0, token_ids=gen1,
+                 context_ids=prompt_ids(tok, opening)),
+            Turn(assistant={"role": "assistant", "content": "seven"}, reward=1.0, token_ids=gen2,
+                 context_ids=turn_delta_ids(tok, opening, obs, gen1)),
         ])
 
 

@@ -1,4 +1,5 @@
-"""The token view: exact generated tokens, template deltas with their separators, masks, truncation."""
+"""The token view: the recorded context and generated ids concatenated; template deltas with their
+separators, masks, truncation."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from _tiny_rl import KeyEnv, tiny_model, tiny_tokenizer
 from agentgym.trainers import (
     HFEngine,
     build_batch,
-    prompt_ids,
     run_groups,
     sequence_logprobs,
-    trajectory_tokens,
+    trajectory_views,
 )
 
+from agentgym.models.chat_template import prompt_ids, turn_delta_ids
 from agentgym.models.generation import SamplingParams
 from agentgym.trajectory import Trajectory, Turn
 
@@ -42,23 +43,26 @@ def _two_turn(tok, eos_on_first: bool) -> Trajectory:
     t1 = "call key"
     gen1 = _ids(tok, t1) + ([tok.eos_token_id] if eos_on_first else [])
     gen2 = [*_ids(tok, "seven"), tok.eos_token_id]
+    obs = [{"role": "tool", "content": "key seven"}]
+    # what a token-level policy records: the prompt, then the template delta of the observation
+    ctx1, ctx2 = prompt_ids(tok, opening), turn_delta_ids(tok, opening, obs, gen1)
     return Trajectory(
         episode_id="e", env_id="x", task_id="t", agent_id="p", messages=opening,
         turns=[
-            Turn(assistant={"role": "assistant", "content": t1}, observation=[{"role": "tool", "content": "key seven"}],
-                 reward=0.2, token_ids=gen1, logprobs=[-0.5] * len(gen1)),
+            Turn(assistant={"role": "assistant", "content": t1}, observation=obs,
+                 reward=0.2, token_ids=gen1, logprobs=[-0.5] * len(gen1), context_ids=ctx1),
             Turn(assistant={"role": "assistant", "content": "seven"}, reward=1.0, token_ids=gen2,
-                 logprobs=[-0.25] * len(gen2)),
+                 logprobs=[-0.25] * len(gen2), context_ids=ctx2),
         ])
 
 
 @pytest.mark.parametrize("eos_on_first", [True, False])
 @pytest.mark.parametrize("which", ["tiny", "smollm2"])
 def test_view_equals_template_of_transcript(which: str, eos_on_first: bool, tok, request) -> None:
-    """With canonical generated tokens, the view is exactly the template's tokens of the conversation."""
+    """With canonical generated tokens, the recorded view is exactly the template's tokens of the conversation."""
     tk = tok if which == "tiny" else request.getfixturevalue("smol")[1]
     traj = _two_turn(tk, eos_on_first)
-    view = trajectory_tokens(traj, tk)
+    [view] = trajectory_views(traj)
     full = tk.apply_chat_template([{"role": m["role"], "content": m["content"]} for m in traj.transcript()],
                                   tokenize=False)
     # the episode ends at the final turn's EOS: the template's closing newline after it is not part of it
@@ -84,7 +88,7 @@ def test_generated_tokens_are_never_retokenized(tok) -> None:
     odd = [tok.convert_tokens_to_ids("c"), tok.convert_tokens_to_ids("a"), tok.convert_tokens_to_ids("g")]
     traj.turns[0].token_ids = [*odd, tok.eos_token_id]
     traj.turns[0].logprobs = [-1.0] * 4
-    view = trajectory_tokens(traj, tok)
+    [view] = trajectory_views(traj)
     assert view.input_ids[view.prompt_length: view.prompt_length + 4] == traj.turns[0].token_ids
 
 
@@ -105,7 +109,7 @@ def test_batch_padding_rewards_and_truncation(tok) -> None:
     assert full.turn_mask.tolist() == [[1, 1], [1, 0]]
     assert not full.truncated.any()
     # truncation: explicit flag, cut tokens gone, the cut turn's reward moved to the last kept policy token
-    view = trajectory_tokens(a, tok)
+    [view] = trajectory_views(a)
     cut = view.prompt_length + len(a.turns[0].token_ids) + 2
     short = build_batch([a], tok, max_length=cut)
     assert short.truncated.tolist() == [True]
@@ -129,7 +133,7 @@ def test_rollout_context_is_the_training_sequence(tok, temperature: float) -> No
     assert len(trajs) == 16 and any(t.num_turns == 2 for t in trajs)
     batch = build_batch(trajs, tok)
     for t in trajs:  # each turn's prompt_tokens is where its tokens start in the view
-        view = trajectory_tokens(t, tok)
+        [view] = trajectory_views(t)
         for turn in t.turns:
             assert view.input_ids[turn.prompt_tokens: turn.prompt_tokens + len(turn.token_ids)] == turn.token_ids
     with torch.no_grad():
