@@ -52,9 +52,13 @@ class PromptEnv:
         self.i = int(options["task_id"])
         return [{"role": "user", "content": PROMPTS[self.i]}], {"stop": []}
 
-    async def astep(self, action: str):
-        r = reward_text(action, ANSWERS[self.i])
+    async def astep(self, action):
+        text = action.get("content") or "" if isinstance(action, dict) else action  # an assistant message or text
+        r = reward_text(text, ANSWERS[self.i])
         return [], r, True, False, {"success": r == 1.0}
+
+    async def aclose(self) -> None:
+        return None
 
 
 def run_ours(steps: int, warmup: int) -> dict:
