@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import functools
 import json
 import random
 import time
@@ -38,6 +37,7 @@ from typing import Any, ClassVar
 
 import torch
 from agentgym.trainers import algorithms as A
+from agentgym.trainers.algorithms.registry import compute_advantages, get_policy_loss
 from agentgym.trainers.checkpoint import (
     STATE_FILE,
     atomic_directory,
@@ -68,35 +68,6 @@ from agentgym.trajectory import Trajectory
 
 # metrics already normalized by the whole minibatch's counts: micro-batch parts add up
 ADDITIVE_METRICS = frozenset({"loss", "pg_loss", "kl", "vf_loss"})
-
-
-def compute_advantages(batch: TokenBatch, cfg: RLConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The configured critic-free estimator applied to a batch: `(advantages, returns)`, zero off the mask.
-
-    Outcome estimators see one score per episode: when an env resets the context (several rows per
-    episode) the episode's rows share its advantage (`per_episode_outcome`).
-    """
-    r, m, g = batch.token_rewards, batch.loss_mask.float(), batch.group_index
-    outcome: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
-        "grpo": functools.partial(A.grpo_advantages, eps=cfg.adv_eps),
-        "dr_grpo": A.dr_grpo_advantages,
-        "batch_std": functools.partial(A.batch_std_advantages, eps=cfg.adv_eps),
-        "rloo": A.rloo_advantages,
-        "reinforce_pp_baseline": A.reinforce_pp_baseline_advantages,
-    }
-    if cfg.advantage in outcome:
-        estimator = outcome[cfg.advantage]
-        episodes = batch.episode_index
-        if episodes is not None and episodes.unique().numel() < len(batch):
-            return A.per_episode_outcome(estimator, r, m, g, episodes)
-        return estimator(r, m, g)
-    if cfg.advantage == "reinforce_pp":
-        return A.reinforce_pp_advantages(r, m, cfg.gamma)
-    if cfg.advantage == "turn":
-        adv, ret = A.turn_level_advantages(batch.turn_rewards, batch.turn_mask, batch.turn_index, g, cfg.gamma,
-                                           cfg.adv_eps)
-        return adv * m, ret * m
-    raise ValueError(f"advantage {cfg.advantage!r} needs a trainer that provides it (e.g. 'gae': PPOTrainer)")
 
 
 def apply_overlong_shaping(batch: TokenBatch, cfg: RLConfig) -> None:
@@ -441,14 +412,8 @@ class RLTrainer:
 
     def policy_loss(self, logprobs: torch.Tensor, micro: TokenBatch,
                     counts: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Hook: the policy-gradient term (PPO clip or GSPO) of a micro-batch."""
-        cfg = self.config
-        assert micro.advantages is not None
-        if cfg.policy_loss == "ppo":
-            return A.ppo_clip_loss(logprobs, micro.old_logprobs, micro.advantages, micro.loss_mask, cfg.clip_low,
-                                   cfg.clip_high, cfg.dual_clip, cfg.loss_agg, **counts)
-        return A.gspo_loss(logprobs, micro.old_logprobs, micro.advantages, micro.loss_mask, cfg.clip_low,
-                           cfg.clip_high, cfg.loss_agg, **counts)
+        """Hook: the policy-gradient term of a micro-batch (the registered loss named by `policy_loss`)."""
+        return get_policy_loss(self.config.policy_loss).fn(logprobs, micro, self.config, counts)
 
     def objective(self, scores: TokenScores, micro: TokenBatch,
                   counts: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

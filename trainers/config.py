@@ -17,14 +17,10 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agentgym.trainers.algorithms.advantages import ADVANTAGE_ESTIMATORS
 from agentgym.trainers.algorithms.aggregation import AGG_MODES
 from agentgym.trainers.algorithms.losses import KL_ESTIMATORS
+from agentgym.trainers.algorithms.registry import ADVANTAGE_ESTIMATORS, POLICY_LOSSES
 
-ADVANTAGES = (*ADVANTAGE_ESTIMATORS, "gae")
-# estimators whose baseline comes from the other samples of the same task: a group of one has no signal
-GROUP_ADVANTAGES = ("grpo", "dr_grpo", "batch_std", "rloo", "reinforce_pp_baseline")
-POLICY_LOSSES = ("ppo", "gspo")
 LR_SCHEDULERS = ("constant", "linear", "cosine")
 REPORT_TO = ("console", "tensorboard", "wandb")
 CRITICS = ("head", "separate")
@@ -82,7 +78,7 @@ class RLConfig:
     Rollout: `tasks_per_step` tasks, `group_size` episodes each, `max_new_tokens` per turn, `max_length`
     tokens per whole episode (prompt, turns and observations), sampled at `temperature`.
 
-    Algorithm: `advantage` (see `ADVANTAGES`); `policy_loss` "ppo" (clip `[1-clip_low, 1+clip_high]`,
+    Algorithm: `advantage` (a name in `agentgym.trainers.algorithms.ADVANTAGE_ESTIMATORS`); `policy_loss` "ppo" (clip `[1-clip_low, 1+clip_high]`,
     dual-clip `dual_clip`) or "gspo"; `loss_agg` in `AGG_MODES`; optional KL to the initial policy
     (`kl_coef`, `kl_estimator`), entropy bonus (`entropy_coef`), DAPO dynamic sampling (`dynamic_sampling`,
     `max_sampling_rounds`), DAPO overlong shaping (`overlong_buffer` > 0 tokens before
@@ -100,8 +96,9 @@ class RLConfig:
     when there is one).
     """
 
-    # which advantage estimators a config class accepts (subclasses narrow it)
-    allowed_advantages: ClassVar[tuple[str, ...]] = tuple(a for a in ADVANTAGES if a != "gae")
+    # the advantage estimators a config class accepts; None: every registered one that needs nothing a
+    # particular trainer provides (subclasses list theirs)
+    allowed_advantages: ClassVar[tuple[str, ...] | None] = None
 
     # run
     steps: int = 100
@@ -227,15 +224,19 @@ class RLConfig:
             f("temperature", "must be > 0 (training samples from the policy; greedy rollouts have no log-probs "
                              "to learn from)")
         # algorithm
-        if self.advantage not in (*ADVANTAGES, *self.allowed_advantages):  # trainers may bring their own
-            self._choice("advantage", ADVANTAGES)
-        if self.advantage not in self.allowed_advantages:
-            f("advantage", f"must be one of {list(self.allowed_advantages)} for {type(self).__name__}"
-                           + (" (GAE needs a critic: use PPOTrainer)" if self.advantage == "gae" else ""))
-        if self.group_size < 2 and (self.advantage in GROUP_ADVANTAGES or self.dynamic_sampling):
+        self._choice("advantage", tuple(ADVANTAGE_ESTIMATORS))  # the registry: built-ins and user estimators
+        estimator = ADVANTAGE_ESTIMATORS.get(self.advantage)
+        allowed = self.allowed_advantages
+        if allowed is None:
+            allowed = tuple(n for n, e in ADVANTAGE_ESTIMATORS.items() if not e.requires)
+        if estimator is not None and self.advantage not in allowed:
+            f("advantage", f"must be one of {list(allowed)} for {type(self).__name__}"
+                           + (f" ({self.advantage!r} needs {estimator.requires})" if estimator.requires else ""))
+        group_baseline = estimator is not None and estimator.group_baseline
+        if self.group_size < 2 and (group_baseline or self.dynamic_sampling):
             f("group_size", f"must be >= 2 for the group baseline of advantage={self.advantage!r}"
                             + (" and dynamic sampling" if self.dynamic_sampling else ""))
-        self._choice("policy_loss", POLICY_LOSSES)
+        self._choice("policy_loss", tuple(POLICY_LOSSES))
         self._choice("loss_agg", AGG_MODES)
         self._choice("kl_estimator", KL_ESTIMATORS)
         if not 0 < self.clip_low < 1:

@@ -32,7 +32,6 @@ import torch
 from agentgym.trainers.algorithms.eapo import (
     EAPO_GAMMA,
     downsample_rounds,
-    eapo_advantages,
     eapo_round_rewards,
 )
 from agentgym.trainers.base import RLTrainer
@@ -99,10 +98,6 @@ class EAPOTrainer(RLTrainer):
         each carrying its round reward r_t."""
         cfg = self.config
         return super().build_batch([with_round_rewards(t, self.terminal(t), cfg.round_gamma) for t in trajectories])
-
-    def compute_advantages(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        rewards = batch.scores  # r_t, plus the overlong penalty when configured
-        return eapo_advantages(rewards, batch.group_index, batch.loss_mask.float(), self.config.adv_eps)
 
     def optimize(self, batch: TokenBatch) -> dict[str, float]:
         """Downsample the round-samples to a multiple of `dp_multiple` (advantages already computed on all

@@ -36,7 +36,6 @@ from agentgym.trainers.algorithms.igpo import (
     FORMAT_PENALTY,
     IG_MODES,
     IGPO_NORM_MODES,
-    igpo_advantages,
     igpo_outcome_score,
     igpo_turn_rewards,
     information_gain_rewards,
@@ -146,8 +145,3 @@ class IGPOTrainer(RLTrainer):
             gains[:, : g.shape[1]] = g[:, : gains.shape[1]]
         return gains
 
-    def compute_advantages(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg = self.config
-        return igpo_advantages(batch.turn_rewards, batch.turn_mask, batch.turn_index, batch.loss_mask.float(),
-                               batch.group_index, batch.extras.get("outcome_mask"), cfg.norm, cfg.gamma,
-                               cfg.adv_eps)

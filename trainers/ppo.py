@@ -125,15 +125,6 @@ class PPOTrainer(RLTrainer):
         super().score_batch(batch)
         batch.values = self.score_rows(batch, self.values)
 
-    def compute_advantages(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """GAE over the policy tokens with the values the critic gave before this update."""
-        cfg = self.config
-        assert batch.values is not None
-        mask = batch.loss_mask.float()
-        adv, returns = A.gae_advantages(batch.token_rewards, batch.values, mask, cfg.gamma, cfg.lam,
-                                        whiten=cfg.whiten_advantages)
-        return adv * mask, returns * mask
-
     # ------------------------------------------------------------------ loss
 
     def forward(self, micro: TokenBatch) -> TokenScores:

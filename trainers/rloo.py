@@ -2,18 +2,17 @@
 
 RLOO (Ahmadian et al. 2024): each episode's advantage is its reward minus the mean reward of the *other*
 episodes of the same task. REINFORCE++ (Hu 2025): discounted token-level returns whitened over the batch,
-optionally after subtracting the group mean ("reinforce_pp_baseline"). Both keep PPO's clipped ratio.
+optionally after subtracting the group mean ("reinforce_pp_baseline"). Both keep PPO's clipped ratio; their
+estimators are the registered "rloo", "reinforce_pp" and "reinforce_pp_baseline"
+(`agentgym.trainers.algorithms.registry`).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
-from agentgym.trainers import algorithms as A
 from agentgym.trainers.base import RLTrainer
 from agentgym.trainers.config import ReinforcePPConfig, RLConfig, RLOOConfig
-from agentgym.trainers.data import TokenBatch
 
 
 class RLOOTrainer(RLTrainer):
@@ -22,8 +21,6 @@ class RLOOTrainer(RLTrainer):
     config_class: ClassVar[type[RLConfig]] = RLOOConfig
     name: ClassVar[str] = "rloo"
 
-    def compute_advantages(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        return A.rloo_advantages(batch.token_rewards, batch.loss_mask.float(), batch.group_index)
 
 
 class ReinforcePPTrainer(RLTrainer):
@@ -31,9 +28,3 @@ class ReinforcePPTrainer(RLTrainer):
 
     config_class: ClassVar[type[RLConfig]] = ReinforcePPConfig
     name: ClassVar[str] = "reinforce_pp"
-
-    def compute_advantages(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        r, m = batch.token_rewards, batch.loss_mask.float()
-        if self.config.advantage == "reinforce_pp_baseline":
-            return A.reinforce_pp_baseline_advantages(r, m, batch.group_index)
-        return A.reinforce_pp_advantages(r, m, self.config.gamma)

@@ -13,6 +13,7 @@ from _tiny_rl import KeyEnv, tiny_model, tiny_tokenizer
 from agentgym.trainers import (
     TRAINERS,
     DAPOTrainer,
+    GRPOConfig,
     GRPOTrainer,
     PPOTrainer,
     ReinforcePPTrainer,
@@ -214,3 +215,35 @@ def test_hooks_are_what_a_new_algorithm_overrides() -> None:
     with pytest.raises(TypeError):
         register_trainer("bad", dict)  # type: ignore[arg-type]
     assert set(TRAINERS) >= {"grpo", "dapo", "ppo", "rloo", "reinforce_pp"}
+
+
+def test_a_registered_estimator_is_one_function_and_the_trainer_uses_it() -> None:
+    """The worked example of trainers/README.md: register, configure by name, train a step with it."""
+    from agentgym.trainers.algorithms import ADVANTAGE_ESTIMATORS, as_group_index, register_advantage
+    from agentgym.trainers.config import ConfigError
+
+    calls: list[int] = []
+
+    @register_advantage("median_baseline_test", outcome=True, group_baseline=True)
+    def median_baseline(batch, cfg):
+        """Score minus the median score of the task's group."""
+        calls.append(len(batch))
+        scores, groups = batch.token_rewards.sum(-1), as_group_index(batch.group_index)
+        medians = torch.stack([scores[groups == g].median() for g in groups.tolist()])
+        adv = (scores - medians)[:, None] * batch.loss_mask
+        return adv, adv
+
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register_advantage("median_baseline_test")(median_baseline)
+        with pytest.raises(ConfigError, match="group_size"):
+            GRPOConfig(advantage="median_baseline_test", group_size=1)
+        tok = tiny_tokenizer()
+        cfg = GRPOConfig(advantage="median_baseline_test", steps=1, group_size=4, tasks_per_step=2,
+                         max_new_tokens=4, max_length=64, log_every=0)
+        trainer = GRPOTrainer(tiny_model(tok), KeyEnv, cfg, tokenizer=tok)
+        trainer.train()
+        assert calls == [8]
+        assert ADVANTAGE_ESTIMATORS["median_baseline_test"].summary == "Score minus the median score of the task's group."
+    finally:
+        ADVANTAGE_ESTIMATORS.pop("median_baseline_test", None)

@@ -1,7 +1,6 @@
 """The RL algorithm library: advantages, losses, aggregation and batch filters as pure tensor functions."""
 
 from agentgym.trainers.algorithms.advantages import (
-    ADVANTAGE_ESTIMATORS,
     as_group_index,
     batch_std_advantages,
     discounted_turn_returns,
@@ -153,4 +152,28 @@ __all__ += [
     "plan_apo_rollouts",
     "policy_overlong_penalty",
     "tapo_reward",
+]
+
+# the estimator and loss tables (after the modules whose functions they register)
+from agentgym.trainers.algorithms.registry import (  # noqa: E402
+    ADVANTAGE_ESTIMATORS,
+    POLICY_LOSSES,
+    AdvantageEstimator,
+    PolicyLoss,
+    compute_advantages,
+    get_advantage_estimator,
+    get_policy_loss,
+    register_advantage,
+    register_policy_loss,
+)
+
+__all__ += [
+    "POLICY_LOSSES",
+    "AdvantageEstimator",
+    "PolicyLoss",
+    "compute_advantages",
+    "get_advantage_estimator",
+    "get_policy_loss",
+    "register_advantage",
+    "register_policy_loss",
 ]

@@ -239,5 +239,3 @@ def turn_level_advantages(
     adv_turn[m.bool()] = norm
     return turns_to_tokens(adv_turn, turn_index), turns_to_tokens(returns, turn_index)
 
-
-ADVANTAGE_ESTIMATORS = ("grpo", "dr_grpo", "batch_std", "rloo", "reinforce_pp", "reinforce_pp_baseline", "turn")
