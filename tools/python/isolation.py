@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentgym.tools.python.layout import interpreter_layout
+
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 
 MISSING_WITHOUT_NAMESPACES = (
@@ -58,7 +60,13 @@ def probe_isolation() -> IsolationReport:
     elif os.geteuid() != 0:
         report = IsolationReport(False, "not running as root", MISSING_WITHOUT_NAMESPACES)
     else:
-        config = {"isolate": True, "probe": True, "uid": 65534, "tmp_mb": 1, "ro_paths": []}
+        # the probe binds this interpreter's own directories, so a layout that cannot be shown to the sandbox
+        # (wherever it lives) falls back here, with the reason, instead of failing every session later
+        try:
+            ro_paths = list(interpreter_layout(sys.executable).read_only_dirs)
+        except RuntimeError:
+            ro_paths = []
+        config = {"isolate": True, "probe": True, "uid": 65534, "tmp_mb": 1, "ro_paths": ro_paths}
         try:
             proc = subprocess.run(launcher_command(config), capture_output=True, text=True, timeout=20)
             ok, why = proc.returncode == 0, proc.stderr.strip()[-500:] or f"exit status {proc.returncode}"
