@@ -79,6 +79,10 @@ def cmd_serve_model(args: argparse.Namespace) -> int:
     from agentgym.server.app import serve
 
     spec = args.model.removeprefix("hf:")
+    for flag, value, least in (("--lanes", args.lanes, 1), ("--default-max-tokens", args.default_max_tokens, 1),
+                               ("--max-model-len", args.max_model_len, 2), ("--request-timeout", args.request_timeout, 0)):
+        if value is not None and value < least:  # before minutes of model loading
+            raise CLIError(f"{flag} must be at least {least}, got {value}")
     try:
         resolve_model(spec)
     except ModelNotFoundError as e:

@@ -280,3 +280,15 @@ async def test_openai_agent_raises_context_overflow_the_loop_turns_it_into_trunc
     with pytest.raises(ContextWindowExceeded, match="maximum context length is 8192"):
         await agent.act([{"role": "user", "content": "word " * 20_000}])
     await agent.aclose()
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--lanes", "0"), ("--max-model-len", "1"), ("--default-max-tokens", "0"),
+                                             ("--request-timeout", "-1")])
+def test_serve_model_rejects_bad_limits_before_loading_the_model(flag, value):
+    import subprocess
+
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "agentgym.cli", "serve-model", "hf:smollm2", flag, value],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and time.monotonic() - t0 < 30
+    assert f"{flag} must be at least" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
