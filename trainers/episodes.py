@@ -45,10 +45,6 @@ async def run_groups(
     truncated (`Trajectory.truncation_reason`).
     """
     jobs = [(tid, i) for tid in task_ids for i in range(group_size)]
-    pool = envs if envs is not None else []
     done = await run_episodes(make_env, engine_policy(engine, params, max_length), jobs, concurrency=concurrency,
-                              env_id=env_id, envs=pool, prepare=prepare)
-    if envs is None:
-        for env in pool:
-            await env.aclose()
+                              env_id=env_id, envs=envs, prepare=prepare)
     return [[t for t in done[g * group_size:(g + 1) * group_size] if t is not None] for g in range(len(task_ids))]

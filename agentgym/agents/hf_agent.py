@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from agentgym.agents.base import AgentError
 from agentgym.agents.token_agent import TokenAgent
 from agentgym.models.generation import SamplingParams
@@ -40,7 +42,7 @@ class HFAgent(TokenAgent):
                          context_window=self.chat.context_window, name=f"hf:{model}")
 
     @property
-    def model(self):
+    def model(self) -> Any:
         return self.chat.model
 
     @property

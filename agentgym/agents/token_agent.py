@@ -92,15 +92,17 @@ class TokenSession(EpisodeSession):
         return text_messages(messages) if self.tools else [dict(m) for m in messages]
 
     def _restart(self, messages: Sequence[dict[str, Any]]) -> None:
-        self.history = prepare_messages(messages, self.tools) if self.tools else self._as_text(messages)
+        self.history = prepare_messages(messages, self.tools) if self.tools else [dict(m) for m in messages]
         self.ids = prompt_ids(self.agent.tokenizer, self.history)
         self.pending = list(self.ids)  # appended since the last generation
+        self._text = ""
 
     async def next(self) -> AgentOutput:
         agent = self.agent
         budget = agent.completion_budget(len(self.ids))
         t0 = time.perf_counter()
         gen = await agent.generator.generate(self.ids, replace(agent.params, max_new_tokens=budget, stop=self.stop))
+        self._text = gen.text  # the assistant turn as the template will render it in the history
         return AgentOutput(
             message=assistant_message(gen.text, self.tools), token_ids=list(gen.token_ids),
             logprobs=list(gen.logprobs), prompt_tokens=len(self.ids), completion_tokens=len(gen.token_ids),
@@ -114,7 +116,6 @@ class TokenSession(EpisodeSession):
         generated = list(output.token_ids or ())
         obs = self._as_text(observation)
         delta = turn_delta_ids(self.agent.tokenizer, self.history, obs, generated)
-        text = self.agent.tokenizer.decode(generated, skip_special_tokens=True)
-        self.history += [{"role": "assistant", "content": text}, *obs]
+        self.history += [{"role": "assistant", "content": self._text}, *obs]
         self.ids = self.ids + generated + delta
         self.pending = delta

@@ -79,7 +79,7 @@ def _schema_tools(tools: Sequence[dict[str, Any]]) -> list[Tool]:
 
 def prepare_messages(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Text-protocol messages for a chat template: native tool calls/results rewritten, tools described."""
-    msgs = _HERMES.to_text_messages(messages)
+    msgs = text_messages(messages)
     if tools:
         desc = _HERMES.render_tools(_schema_tools(tools)) or ""
         if msgs and msgs[0]["role"] == "system":

@@ -245,9 +245,10 @@ def generate_batch(
         if controlled and keep:
             now = time.monotonic()
             ended = {i: r for i, c in controlled if (r := c.reason(now)) is not None}
-            for b in [b for b in keep if active[b] in ended]:
-                reasons[active[b]] = ended[active[b]]
-                keep.remove(b)
+            for b in keep:
+                if active[b] in ended:
+                    reasons[active[b]] = ended[active[b]]
+            keep = [b for b in keep if active[b] not in ended]
         if not keep or step + 1 == params.max_new_tokens:
             break
         attn = torch.cat([attn, torch.ones((attn.shape[0], 1), dtype=attn.dtype, device=device)], dim=-1)

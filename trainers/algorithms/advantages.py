@@ -8,8 +8,7 @@ outside the mask. Where verl's `core_algos` implements the same estimator, the n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from collections.abc import Hashable, Sequence
 
 import torch
 from agentgym.trainers.algorithms.masked import masked_whiten
@@ -60,32 +59,6 @@ def grpo_advantages(
     adv = (scores - mean) / (std + eps) if norm_by_std else scores - mean
     adv = adv.unsqueeze(-1) * mask
     return adv, adv
-
-
-@torch.no_grad()
-def per_episode_outcome(
-    estimator: Callable[..., tuple[torch.Tensor, torch.Tensor]],
-    token_rewards: torch.Tensor,
-    mask: torch.Tensor,
-    group_index: torch.Tensor | Sequence[Hashable],
-    episode_index: torch.Tensor,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """An outcome estimator applied once per episode when an episode spans several rows (one row per token
-    context of an env that resets the context): each episode's score is the sum of its rows' rewards,
-    group statistics count every episode once, and each row gets its episode's advantage on its policy tokens.
-
-        A_row = A_estimator(sum_{rows r of e} R_r  for every episode e)[episode(row)]
-
-    With one row per episode this is the estimator itself.
-    """
-    episodes = as_group_index(episode_index)
-    n = int(episodes.max()) + 1 if episodes.numel() else 0
-    scores = torch.zeros(n, dtype=token_rewards.dtype).index_add_(0, episodes, token_rewards.sum(dim=-1))
-    groups = torch.as_tensor(as_group_index(group_index))
-    episode_group = torch.zeros(n, dtype=torch.long).index_copy_(0, episodes, groups)
-    adv, ret = estimator(scores[:, None], torch.ones(n, 1, dtype=mask.dtype), episode_group, **kwargs)
-    return adv[episodes] * mask, ret[episodes] * mask
 
 
 def dr_grpo_advantages(

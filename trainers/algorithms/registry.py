@@ -109,26 +109,37 @@ def get_policy_loss(name: str) -> PolicyLoss:
     return _lookup(POLICY_LOSSES, name, "policy loss")
 
 
-def _outcome_rows(token_rewards: torch.Tensor, mask: torch.Tensor, group_index: torch.Tensor) -> TokenBatch:
-    """A batch of one-token rows carrying only scores, masks and groups (what outcome estimators read)."""
+def _episode_rows(batch: TokenBatch) -> tuple[TokenBatch, torch.Tensor]:
+    """One one-token row per episode, carrying the episode's score (the sum of its rows' rewards) and its
+    group (what outcome estimators read), and each original row's episode."""
     from agentgym.trainers.data import TokenBatch
 
-    n = token_rewards.shape[0]
-    zeros = torch.zeros(n, 1, dtype=torch.long)
-    return TokenBatch(input_ids=zeros, attention_mask=torch.ones_like(zeros), loss_mask=mask.long(),
-                      old_logprobs=torch.zeros(n, 1), turn_index=zeros, token_rewards=token_rewards,
-                      turn_rewards=token_rewards, turn_mask=torch.ones_like(zeros), group_index=group_index,
-                      truncated=torch.zeros(n, dtype=torch.bool), episode_index=torch.arange(n))
+    assert batch.episode_index is not None
+    episodes = adv_fns.as_group_index(batch.episode_index)
+    n = int(episodes.max()) + 1
+    scores = torch.zeros(n).index_add_(0, episodes, batch.token_rewards.sum(dim=-1).float())[:, None]
+    groups = torch.zeros(n, dtype=torch.long).index_copy_(0, episodes, adv_fns.as_group_index(batch.group_index))
+    ones = torch.ones(n, 1, dtype=torch.long)
+    rows = TokenBatch(input_ids=ones * 0, attention_mask=ones, loss_mask=ones, old_logprobs=torch.zeros(n, 1),
+                      turn_index=ones * 0, token_rewards=scores, turn_rewards=scores, turn_mask=ones,
+                      group_index=groups, truncated=torch.zeros(n, dtype=torch.bool), episode_index=torch.arange(n))
+    return rows, episodes
 
 
 def compute_advantages(batch: TokenBatch, cfg: RLConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """`(advantages, returns)` of the configured estimator, zero off the loss mask; an outcome estimator
-    sees one score per episode when episodes span several rows."""
+    """`(advantages, returns)` of the configured estimator, zero off the loss mask.
+
+    An outcome estimator sees one score per episode: when episodes span several rows (an env that resets
+    the context), it runs on one row per episode and every row of an episode gets that episode's value,
+    A_row = A(sum of the episode's rewards)[episode(row)].
+    """
     est = get_advantage_estimator(cfg.advantage)
     episodes = batch.episode_index
     if est.outcome and episodes is not None and episodes.unique().numel() < len(batch):
-        return adv_fns.per_episode_outcome(lambda r, m, g: est.fn(_outcome_rows(r, m, g), cfg), batch.token_rewards,
-                                           batch.loss_mask.float(), batch.group_index, episodes)
+        rows, of_row = _episode_rows(batch)
+        adv, ret = est.fn(rows, cfg)
+        mask = batch.loss_mask.float()
+        return adv[of_row] * mask, ret[of_row] * mask
     return est.fn(batch, cfg)
 
 
