@@ -20,6 +20,7 @@ import gymnasium as gym
 from agentgym._sync import SyncRunner
 from agentgym.messages import Message
 from agentgym.protocols import ParsedAction, TagProtocol, ToolOutput, ToolProtocol, get_protocol
+from agentgym.records import TASK_INFO, TaskRecord
 from agentgym.rubric import Rubric
 from agentgym.spaces import ChatAction, ChatMessages
 from agentgym.state import EpisodeState
@@ -139,9 +140,21 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         """Values for tools' injected parameters."""
         return {"state": state, "env": self, "task": state.task}
 
+    def task_record(self, task: Task) -> TaskRecord:
+        """Hook: what trainers may know of the task, given as `info["task"]` at reset: its gold answers
+        (default: the task's answer; a list or tuple is a list of aliases) and answer kind (default None)."""
+        answer = task.answer
+        if answer is None:
+            gold: tuple[str, ...] = ()
+        elif isinstance(answer, (list, tuple)):
+            gold = tuple(str(a) for a in answer)
+        else:
+            gold = (str(answer),)
+        return TaskRecord(task.id, gold, None)
+
     def episode_info(self, state: EpisodeState) -> dict[str, Any]:
-        """Hook: more `info` at reset and after every step, e.g. the gold answers a trainer needs (`info` is
-        never shown to the agent). Nothing by default."""
+        """Hook: more `info` at reset and after every step, e.g. search counts (`info` is never shown to the
+        agent). Nothing by default."""
         return {}
 
     def on_text_reply(self, state: EpisodeState, text: str) -> list[dict[str, Any]]:
@@ -185,6 +198,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
             "protocol": self.protocol.name,
             "stop": list(self._stop),
             "max_turns": self.max_turns,
+            TASK_INFO: self.task_record(task),
             **self.episode_info(state),
         }
         return [dict(m) for m in messages], info

@@ -7,8 +7,10 @@ token-level ones (`TokenAgent`: `hf:` models, trainers' rollout engines) extend 
 report, per turn, the ids appended before the generation beside the ids generated and their log-probs.
 The trajectory records both, so the trainer's token view concatenates what was recorded.
 
-What the env says at reset and at the last step lands in `Trajectory.info` (all of it but the tool
-schemas and stop strings), the same for eval and training.
+What the env says at reset and at the last step lands on the trajectory the same way for eval and
+training: the typed records (`agentgym.records`: the task with its gold answers, the format verdict) on
+`Trajectory.task` / `Trajectory.format`, the rest of `info` (but the tool schemas and stop strings) in
+`Trajectory.info`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from typing import Any
 import gymnasium as gym
 
 from agentgym.agents.base import Agent, AgentError, ContextWindowExceeded
+from agentgym.records import FORMAT_INFO, TASK_INFO, FormatVerdict, TaskRecord
 from agentgym.trajectory import Trajectory, Turn, episode_key
 
 EnvFactory = Callable[[], Any]
 # (opening messages, task id, sample index) -> the messages the policy starts from (e.g. a shaper's budget)
 PreparePrompt = Callable[[list[dict[str, Any]], str, int], list[dict[str, Any]]]
-_NOT_CARRIED = frozenset({"tools", "stop"})
+_NOT_CARRIED = frozenset({"tools", "stop", TASK_INFO, FORMAT_INFO})
 
 
 def env_factory(env: Any, env_kwargs: dict[str, Any] | None = None) -> tuple[EnvFactory, str]:
@@ -57,6 +60,14 @@ def env_factory(env: Any, env_kwargs: dict[str, Any] | None = None) -> tuple[Env
     raise TypeError("pass an env id, an env made by agentgym.make, or a zero-argument env factory")
 
 
+def _typed(info: dict[str, Any], key: str, kind: type[Any]) -> Any:
+    """The record under `key`, checked to be a `kind` (a wrong type is the env's bug: say so)."""
+    value = info.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"info[{key!r}] must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
 def _carried(info: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if k not in _NOT_CARRIED}
 
@@ -84,7 +95,7 @@ async def run_episode(
         messages = prepare(list(messages), tid, sample_index)
     traj = Trajectory(episode_id=episode_key(tid, sample_index), env_id=env_id, task_id=tid, agent_id=policy.name,
                       sample_index=sample_index, messages=[dict(m) for m in messages], started_at=started,
-                      info=_carried(info))
+                      info=_carried(info), task=_typed(info, TASK_INFO, TaskRecord))
     tools = info.get("tools") if info.get("protocol") == "native" else None
     try:
         session = policy.start_episode(messages, tools=tools, stop=tuple(info.get("stop") or ()))
@@ -107,6 +118,7 @@ async def run_episode(
                 traj.answer = step_info.get("answer")
                 traj.reward_components = dict(step_info.get("reward_components", {}))
                 traj.info.update(_carried(step_info))
+                traj.format = _typed(step_info, FORMAT_INFO, FormatVerdict)
                 break
             session.observe(out, obs, reset)
     except AgentError:

@@ -89,14 +89,18 @@ def list_envs() -> list[str]:
 
 
 def make(env_id: str, **kwargs: Any) -> Any:
-    """Create a registered environment (unwrapped, with `.spec` set); kwargs override the registered ones."""
+    """Create a registered environment with its wrappers (`.spec` set); kwargs override the registered ones.
+
+    Gymnasium's own wrappers are not added (agentgym envs check their order and turn limits themselves), so
+    what returns is exactly what the entry point built: a `LanguageEnv`, or an agentgym wrapper around one.
+    """
     fid = full_id(env_id)
     if fid not in gym.registry:
         load_plugins()
     if fid not in gym.registry:
         known = ", ".join(list_envs()) or "(none)"
         raise EnvNotFoundError(f"unknown environment {env_id!r}; registered: {known}")
-    return gym.make(fid, **kwargs).unwrapped
+    return gym.make(fid, **kwargs)
 
 
 def make_vec(env_id: str, num_envs: int, **kwargs: Any) -> Any:

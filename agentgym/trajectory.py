@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentgym.records import FormatVerdict, TaskRecord
+
 
 @dataclass
 class Turn:
@@ -71,6 +73,10 @@ class Trajectory:
     answer: Any = None
     reward_components: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    #: the task and its gold answers, as the env stated them at reset
+    task: TaskRecord | None = None
+    #: the env's verdict on the response's format (envs that impose one, e.g. TAPO), else None
+    format: FormatVerdict | None = None
     error: str | None = None
     #: why the episode loop (not the env) cut the episode short, e.g. the context window was full
     truncation_reason: str | None = None
@@ -134,7 +140,10 @@ class Trajectory:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["task"] = self.task.to_dict() if self.task is not None else None
+        data["format"] = self.format.to_dict() if self.format is not None else None
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, default=str)
@@ -143,8 +152,11 @@ class Trajectory:
     def from_dict(cls, data: dict[str, Any]) -> Trajectory:
         data = dict(data)
         turns = [Turn.from_dict(t) for t in data.pop("turns", [])]
+        task, verdict = data.pop("task", None), data.pop("format", None)
         known = {f for f in cls.__dataclass_fields__}
-        return cls(turns=turns, **{k: v for k, v in data.items() if k in known})
+        return cls(turns=turns, task=TaskRecord.from_dict(task) if task else None,
+                   format=FormatVerdict.from_dict(verdict) if verdict else None,
+                   **{k: v for k, v in data.items() if k in known})
 
 
 def episode_key(task_id: str, sample_index: int) -> str:

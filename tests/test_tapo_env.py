@@ -22,8 +22,8 @@ GSM8K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gsm8k"
 
 
 def math_env(**kwargs) -> TAPOWrapper:
-    inner = MathPythonEnv(data_path=GSM8K) if GSM8K.exists() else MathPythonEnv()
-    return TAPOWrapper(inner, **kwargs)
+    data = {"data_path": GSM8K} if GSM8K.exists() else {}
+    return TAPOWrapper(MathPythonEnv, **data, **kwargs)
 
 
 def first_math_task(env: TAPOWrapper) -> tuple[str, str]:
@@ -34,7 +34,7 @@ def first_math_task(env: TAPOWrapper) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def qa_env():
-    env = TAPOWrapper(MultiHopQAEnv(hops=(1, 2, 3), n_docs=800, open_tool=False))
+    env = TAPOWrapper(MultiHopQAEnv, hops=(1, 2, 3), n_docs=800, open_tool=False)
     yield env
     env.close()
 
@@ -121,7 +121,7 @@ def test_format_verdict_agrees_with_the_trainer_reward():
             *_, term, trunc, info = env.step(action)
             if term or trunc:
                 break
-        assert info["format_ok"] == is_well_formed(info["response"], tools=("code",)), script
+        assert info["format"].ok == is_well_formed(info["format"].response, tools=("code",)), script
     env.close()
 
 
@@ -136,17 +136,17 @@ def test_math_episode_with_code_then_answer():
     assert "<think>" in system and "<code>" in system and "<response>" in system and "<answer>" in system
     assert "at most 4 turns" in system and "<search>" not in system
     assert info["stop"] == ["</code>", "</answer>"] and info["protocol"] == "tapo"
-    assert info["max_tool_turns"] == 4 and info["gold"] == gold and info["tools_enabled"]
+    assert info["max_tool_turns"] == 4 and info["task"].gold_answers == (gold,) and info["tools_enabled"]
     obs, reward, term, trunc, info = env.step(f"<think>compute</think>\n<code>print({gold})</code>")
     assert obs == [{"role": "user", "content": f"<response>{gold}</response>"}]
     assert (reward, term, trunc) == (0.0, False, False)
     assert info["turn_well_formed"] and info["tool_turns"] == 1 and info["num_tool_calls"] == 1
     obs, reward, term, trunc, info = env.step(f"<think>done</think><answer>{gold}</answer>")
     assert term and not trunc and reward == 1.0 and obs == []  # no "submitted" echo after the answer
-    assert info["format_ok"] and info["success"] and info["answer"] == gold and info["env_reward"] == 1.0
-    assert info["response"] == (f"<think>compute</think>\n<code>print({gold})</code>\n<response>{gold}</response>\n"
+    assert info["format"].ok and info["success"] and info["answer"] == gold and info["env_reward"] == 1.0
+    assert info["format"].response == (f"<think>compute</think>\n<code>print({gold})</code>\n<response>{gold}</response>\n"
                                 f"<think>done</think><answer>{gold}</answer>")
-    assert well_formed_response(info["response"])
+    assert well_formed_response(info["format"].response)
     assert info["turn_texts"] == [f"<think>compute</think>\n<code>print({gold})</code>",
                                   f"<think>done</think><answer>{gold}</answer>"]
     env.close()
@@ -160,7 +160,7 @@ def test_engine_that_strips_the_stop_string():
     assert obs[0]["content"] == "<response>42</response>"
     assert info["turn_text"] == "<think>t</think><code>print(6 * 7)</code>" and info["turn_well_formed"]
     *_, info = env.step("<answer>nope")
-    assert info["turn_texts"][-1] == "<answer>nope</answer>" and info["format_ok"]
+    assert info["turn_texts"][-1] == "<answer>nope</answer>" and info["format"].ok
     env.close()
 
 
@@ -183,8 +183,8 @@ def test_invalid_turns_tool_limit_and_final_turn_without_tools():
     obs, reward, term, trunc, info = env.step("<code>print(x)</code>")
     assert trunc and not term and "not run" in obs[0]["content"]
     assert env.state.tool_counts == {"python": 1}
-    assert reward == -1.0 and not info["format_ok"] and info["env_reward"] == 0.0 and info["answer"] is None
-    assert not well_formed_response(info["response"])
+    assert reward == -1.0 and not info["format"].ok and info["env_reward"] == 0.0 and info["answer"] is None
+    assert not well_formed_response(info["format"].response)
     env.close()
 
 
@@ -195,8 +195,8 @@ def test_answer_in_the_final_turn_after_all_tool_turns():
     for code in ("a = 1", "print(a)"):
         env.step(f"<code>{code}</code>")
     _, reward, term, _, info = env.step(f"<answer>{gold}</answer>")
-    assert term and reward == 1.0 and info["format_ok"] and info["tool_turns"] == 2
-    assert well_formed_response(info["response"])
+    assert term and reward == 1.0 and info["format"].ok and info["tool_turns"] == 2
+    assert well_formed_response(info["format"].response)
     env.close()
 
 
@@ -208,7 +208,7 @@ def test_ill_formed_turns_cost_the_format_penalty_unless_disabled():
         _, _, _, _, info = env.step("Let me compute. <code>print(1)</code>")  # runs, but text outside tags
         assert info["tool_turns"] == 1 and not info["turn_well_formed"]
         _, reward, term, _, info = env.step(f"<answer>{gold}</answer>")
-        assert term and reward == expect and info["env_reward"] == 1.0 and not info["format_ok"]
+        assert term and reward == expect and info["env_reward"] == 1.0 and not info["format"].ok
         env.close()
 
 
@@ -242,33 +242,51 @@ def run(env, policy, task_id: str):
 
 def test_search_oracle_scores_with_a_well_formed_response(qa_env):
     _, info = qa_env.reset(options={"task_id": "test-0"})
-    assert info["stop"] == ["</search>", "</answer>"] and info["gold"] == info["gold_answers"]
+    assert info["stop"] == ["</search>", "</answer>"] and info["task"].gold_answers
     oracle = oracle_policy(qa_env)
     rewards = []
     for i in range(12):
         reward, info = run(qa_env, lambda m: f"<think>next hop</think>\n{oracle(m)}", f"test-{i}")
         rewards.append(reward)
-        assert info["format_ok"] and well_formed_response(info["response"])
+        assert info["format"].ok and well_formed_response(info["format"].response)
         assert info["tool_turns"] == qa_env.state.task.metadata["hops"] == info["searches"]
-        assert "<response>Doc 1 [id:" in info["response"]
+        assert "<response>Doc 1 [id:" in info["format"].response
     assert np.mean(rewards) >= 0.9
 
 
 def test_open_is_not_a_tapo_tag_and_other_tools_map_by_tags():
-    env = TAPOWrapper(MultiHopQAEnv(n_docs=300))  # the env has `open`; TAPO has no tag for it
+    env = TAPOWrapper(MultiHopQAEnv, n_docs=300)  # the env has `open`; TAPO has no tag for it
     _, info = env.reset(options={"task_id": "test-1"})
     assert "</open>" not in info["stop"]
     obs, *_ = env.step("<open>kb-000001</open>")
     assert "<open> is not a valid tag" in obs[0]["content"]
     env.close()
-    calc = TAPOWrapper(agentgym.make("Arithmetic-v0"), tags={"calc": "calculator", "answer": "answer"})
+    calc = TAPOWrapper("Arithmetic-v0", tags={"calc": "calculator", "answer": "answer"})
     obs, info = calc.reset(seed=0)
     assert info["stop"] == ["</calc>", "</answer>"] and "<calc>expression</calc>" in obs[0]["content"]
     obs, *_ = calc.step("<calc>6 * 7</calc>")
     assert obs[0]["content"] == "<response>42</response>"
     calc.close()
     with pytest.raises(ValueError, match="none of the tools"):
-        TAPOWrapper(agentgym.make("Arithmetic-v0"))
+        TAPOWrapper("Arithmetic-v0")
+
+
+def test_wrappers_never_change_the_env_they_wrap():
+    inner = MultiHopQAEnv(hops=1, n_docs=300, open_tool=False)
+    protocol, turns = inner.protocol, inner.max_turns
+    with pytest.raises(ValueError, match="Pass its id or class instead"):
+        TAPOWrapper(inner)
+    assert inner.protocol is protocol and inner.max_turns == turns
+    built = MultiHopQAEnv(hops=1, n_docs=300, open_tool=False, protocol=TAPOProtocol(2), max_turns=3)
+    env = TAPOWrapper(built)  # built with TAPO's protocol: wrapped as is, its tool-turn budget read from it
+    assert env.unwrapped is built and env.max_tool_turns == 2 and env.tapo is built.protocol
+    with pytest.raises(TypeError, match="env keyword arguments"):
+        TAPOWrapper(built, n_docs=10)
+    made = agentgym.make("TAPO-MultiHopQA-v0", max_tool_turns=3)
+    assert isinstance(made, TAPOWrapper) and made.spec.id == "agentgym/TAPO-MultiHopQA-v0"
+    assert made.unwrapped.max_turns == 4 and isinstance(made.unwrapped.protocol, TAPOProtocol)
+    for wrapped in (env, made):
+        wrapped.close()
 
 
 # ---------------------------------------------------------------------------- env contract
@@ -279,6 +297,7 @@ def test_registered_and_checked(env_id):
     assert env_id in agentgym.list_envs()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*different from the unwrapped version")  # a wrapper, by design
         env = agentgym.make(env_id, max_tool_turns=2)
         assert isinstance(env, TAPOWrapper) and env.spec.id == env_id and env.env.max_turns == 3
         check_env(env)
@@ -286,13 +305,13 @@ def test_registered_and_checked(env_id):
 
 
 def test_async_episodes_run_concurrently(qa_env):
-    envs = [TAPOWrapper(MultiHopQAEnv(hops=1, n_docs=800, open_tool=False)) for _ in range(4)]
+    envs = [TAPOWrapper(MultiHopQAEnv, hops=1, n_docs=800, open_tool=False) for _ in range(4)]
 
     async def episode(env, i):
         _, info = await env.areset(options={"task_id": f"test-{i}"})
         await env.astep("<search>anything</search>")
-        _, reward, term, _, info = await env.astep(f"<answer>{info['gold_answers'][0]}</answer>")
-        return reward, term, info["format_ok"]
+        _, reward, term, _, info = await env.astep(f"<answer>{info['task'].gold_answers[0]}</answer>")
+        return reward, term, info["format"].ok
 
     async def main():
         return await asyncio.gather(*(episode(e, i) for i, e in enumerate(envs)))
@@ -330,21 +349,21 @@ def test_math_search_env_uses_the_right_tool_for_each_task():
     env = agentgym.make("agentgym/TAPO-MathSearch-v0", n_docs=800)
     math_id = next(i for i in env.tasks.ids("train") if i.startswith("math/"))
     obs, info = env.reset(options={"task_id": math_id})
-    assert info["stop"] == ["</search>", "</code>", "</answer>"] and info["task_kind"] == "math"
+    assert info["stop"] == ["</search>", "</code>", "</answer>"] and info["task"].kind == "math"
     assert "<search>" in obs[0]["content"] and "<code>" in obs[0]["content"]
-    gold = info["gold_answers"][0]
+    gold = info["task"].gold_answers[0]
     obs, *_ = env.step(f"<think>compute</think><code>print({gold})</code>")
     assert obs[0]["content"] == f"<response>{gold}</response>"
     _, reward, term, _, info = env.step(f"<answer>{gold}</answer>")
-    assert term and reward == 1.0 and info["format_ok"]
+    assert term and reward == 1.0 and info["format"].ok
     assert info["reward_components"]["used_python"] == 1.0 and info["reward_components"]["used_search"] == 0.0
     # a one-hop question: search the subject's document, then answer
     qa_id = next(i for i in env.tasks.ids("train") if i.startswith("qa/") and env.tasks.get(i).metadata["hops"] == 1)
     obs, info = env.reset(options={"task_id": qa_id})
-    assert info["task_kind"] == "fact"
+    assert info["task"].kind == "fact"
     title = env.state.task.metadata["gold_titles"][0]
     obs, *_ = env.step(f"<search>{title}</search>")
     assert obs[0]["content"].startswith("<response>Doc 1 [id:")
-    _, reward, term, _, info = env.step(f"<answer>{info['gold_answers'][0]}</answer>")
-    assert term and reward == 1.0 and info["format_ok"] and info["reward_components"]["used_search"] == 1.0
+    _, reward, term, _, info = env.step(f"<answer>{info['task'].gold_answers[0]}</answer>")
+    assert term and reward == 1.0 and info["format"].ok and info["reward_components"]["used_search"] == 1.0
     env.close()

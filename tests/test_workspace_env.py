@@ -20,7 +20,7 @@ from agentgym.wrappers import MarkovianWorkspace
 
 @pytest.fixture(scope="module")
 def ws():
-    env = MarkovianWorkspace(MultiHopQAEnv(hops=(2, 3), n_docs=800), max_rounds=5)
+    env = MarkovianWorkspace(MultiHopQAEnv, max_rounds=5, hops=(2, 3), n_docs=800)
     yield env
     env.close()
 
@@ -62,7 +62,7 @@ def test_reset_gives_the_first_workspace(ws):
     assert user.startswith(f"Question: {ws.state.task.prompt}") and "Round 1 of 5" in user
     assert "(none yet)" in user and "first round" in user
     assert info["context_reset"] and info["round"] == 1 and info["max_rounds"] == 5 and info["report"] is None
-    assert info["stop"] == ["</search>", "</open>", "</answer>"] and info["gold"] == info["gold_answers"]
+    assert info["stop"] == ["</search>", "</open>", "</answer>"] and info["task"].gold_answers
 
 
 def test_workspace_keeps_only_the_report_and_the_last_action(ws):
@@ -122,7 +122,7 @@ def test_last_round_has_no_tools(ws):
 
 def test_answer_ends_with_the_inner_reward(ws):
     _, info = ws.reset(options={"task_id": "test-6"})
-    obs, reward, term, trunc, info = ws.step(f"<report>sure</report><answer>{info['gold_answers'][0]}</answer>")
+    obs, reward, term, trunc, info = ws.step(f"<report>sure</report><answer>{info['task'].gold_answers[0]}</answer>")
     assert term and not trunc and reward == 1.0 and info["success"] and obs == []
     ws.reset(options={"task_id": "test-6"})
     _, reward, term, *_ = ws.step("<report>guess</report><answer>Nobody</answer>")
@@ -145,7 +145,7 @@ def test_an_agent_that_remembers_only_its_report_solves_multi_hop_questions(ws):
 
 
 def test_render_shows_the_current_workspace():
-    env = MarkovianWorkspace(MultiHopQAEnv(n_docs=300, render_mode="ansi"), max_rounds=3)
+    env = MarkovianWorkspace(MultiHopQAEnv, max_rounds=3, n_docs=300, render_mode="ansi")
     env.reset(options={"task_id": "test-0"})
     env.step("<report>abc</report><search>q</search>")
     out = env.render()
@@ -157,17 +157,18 @@ def test_registered_checked_and_async():
     assert "agentgym/EAPO-MultiHopQA-v0" in agentgym.list_envs()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*different from the unwrapped version")  # a wrapper, by design
         env = agentgym.make("agentgym/EAPO-MultiHopQA-v0", max_rounds=3, n_docs=500)
         assert isinstance(env, MarkovianWorkspace) and env.env.max_turns == 3
         check_env(env)
         env.close()
-    envs = [MarkovianWorkspace(MultiHopQAEnv(hops=1, n_docs=500), max_rounds=3) for _ in range(3)]
+    envs = [MarkovianWorkspace(MultiHopQAEnv, max_rounds=3, hops=1, n_docs=500) for _ in range(3)]
 
     async def episode(env, i):
         obs, info = await env.areset(options={"task_id": f"test-{i}"})
         obs, *_ = await env.astep("<report>r</report><search>x</search>")
         assert "Round 2 of 3" in obs[1]["content"]
-        _, reward, term, _, _ = await env.astep(f"<report>r</report><answer>{info['gold_answers'][0]}</answer>")
+        _, reward, term, _, _ = await env.astep(f"<report>r</report><answer>{info['task'].gold_answers[0]}</answer>")
         return reward, term
 
     async def main():

@@ -7,7 +7,7 @@
 """
 
 from agentgym.trainers import algorithms
-from agentgym.trainers.base import RLTrainer, Rollout, TaskSampler, compute_advantages
+from agentgym.trainers.base import RLTrainer, Rollout, compute_advantages
 from agentgym.trainers.checkpoint import latest_checkpoint, list_checkpoints
 from agentgym.trainers.config import (
     ConfigError,
@@ -27,7 +27,7 @@ from agentgym.trainers.data import (
 )
 from agentgym.trainers.eapo import EAPOConfig, EAPOTrainer
 from agentgym.trainers.engines import HFEngine, RolloutEngine, VLLMEngine
-from agentgym.trainers.episodes import engine_policy, run_groups
+from agentgym.trainers.episodes import TaskSampler, engine_policy, run_groups
 from agentgym.trainers.grpo import DAPOTrainer, GRPOTrainer
 from agentgym.trainers.igpo import IGPOConfig, IGPOTrainer
 from agentgym.trainers.logging import MetricLogger, make_logger
@@ -35,8 +35,9 @@ from agentgym.trainers.modeling import TokenScores, score_tokens, sequence_logpr
 from agentgym.trainers.ppo import Critic, PPOTrainer, ValueHead
 from agentgym.trainers.registry import TRAINERS, RunSpec, build_trainer, load_run_spec, register_trainer
 from agentgym.trainers.rloo import ReinforcePPTrainer, RLOOTrainer
+from agentgym.trainers.runtime import TrainerRuntime
 from agentgym.trainers.sft import behaviour_cloning, successful, to_sft_dataset
-from agentgym.trainers.shapers import APOShaper, ASPOShaper, HBPOShaper, Shaper
+from agentgym.trainers.shapers import APOShaper, ASPOShaper, Group, HBPOShaper, Shaper
 from agentgym.trainers.tapo import TAPOConfig, TAPOTrainer
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "EAPOTrainer",
     "GRPOConfig",
     "GRPOTrainer",
+    "Group",
     "HBPOShaper",
     "HFEngine",
     "IGPOConfig",
@@ -74,6 +76,7 @@ __all__ = [
     "TaskSampler",
     "TokenBatch",
     "TokenScores",
+    "TrainerRuntime",
     "VLLMEngine",
     "ValueHead",
     "algorithms",

@@ -8,6 +8,7 @@ that) beside the ids it generated and their log-probs; `build_batch` concatenate
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,3 +49,31 @@ async def run_groups(
     done = await run_episodes(make_env, engine_policy(engine, params, max_length), jobs, concurrency=concurrency,
                               env_id=env_id, envs=envs, prepare=prepare)
     return [[t for t in done[g * group_size:(g + 1) * group_size] if t is not None] for g in range(len(task_ids))]
+
+
+class TaskSampler:
+    """Shuffled passes over the training tasks. Its state (the RNG and what is left of the current pass)
+    is the run's data position, saved in checkpoints."""
+
+    def __init__(self, tasks: Sequence[str], seed: int) -> None:
+        self.tasks = list(tasks)
+        self.rng = random.Random(seed)
+        self.order: list[str] = []
+
+    def next(self, n: int) -> list[str]:
+        out = []
+        while len(out) < n:
+            if not self.order:
+                self.order = list(self.tasks)
+                self.rng.shuffle(self.order)
+            out.append(self.order.pop())
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        version, internal, gauss = self.rng.getstate()
+        return {"rng": [version, list(internal), gauss], "order": list(self.order)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.order = list(state["order"])

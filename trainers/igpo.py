@@ -3,12 +3,12 @@
 Every turn is rewarded by how much it raised the policy's own belief in the gold answer; the final turn
 by the outcome. One step, read top to bottom:
 
-    rollout   groups of episodes (MultiHopQA-v0 or any env that puts the gold answers in
-              `info["gold_answers"]`)
-    probe     for every episode and every turn boundary t = 0..K-1, teacher-force an "answer now" prefix
-              and the gold answer after the context c_t and score only the answer tokens with the
-              current policy: p_t = exp(mean log-prob). All probes of the batch run as batched forward
-              passes (`igpo_probe.probe_episodes`).
+    rollout   groups of episodes (MultiHopQA-v0 or any env whose tasks carry gold answers,
+              `Trajectory.task.gold_answers`)
+    probe     (the `IGPOReward` reward stage, per group) for every episode and every turn boundary
+              t = 0..K-1 of its recorded token context, teacher-force an "answer now" prefix and the gold
+              answer after c_t and score only the answer tokens with the current policy:
+              p_t = exp(mean log-prob), all boundaries in batched forward passes (`probe_episodes`)
     rewards   r_t = p_t - p_{t-1} ("prob_diff", paper) or the log-prob difference ("log_prob_diff") on
               turns before the last; the last turn gets token-F1 (or EM) of the answer, or -2 when the
               episode never answered or broke the format
@@ -42,7 +42,7 @@ from agentgym.trainers.algorithms.igpo import (
 )
 from agentgym.trainers.base import RLTrainer
 from agentgym.trainers.config import RLConfig
-from agentgym.trainers.data import TokenBatch
+from agentgym.trainers.data import trajectory_views
 from agentgym.trainers.igpo_probe import (
     ANSWER_NOW,
     answer_prefix_ids,
@@ -50,6 +50,7 @@ from agentgym.trainers.igpo_probe import (
     probe_episodes,
     turn_boundary_contexts,
 )
+from agentgym.trainers.shapers import Group, Shaper
 
 from agentgym.trajectory import Trajectory
 
@@ -85,63 +86,78 @@ class IGPOConfig(RLConfig):
 
 
 def gold_answers_of(traj: Trajectory) -> list[str]:
-    """The gold answer aliases the env gave trainers (`info["gold_answers"]`, else `info["gold"]`)."""
-    gold: Any = traj.info.get("gold_answers") or traj.info.get("gold")
-    if gold is None or gold == []:
-        raise ValueError(f"episode {traj.episode_id}: the env gave no gold answer in info['gold_answers']; "
-                         "IGPO's probe needs it")
-    return [str(g) for g in gold] if isinstance(gold, (list, tuple)) else [str(gold)]
+    """The gold answer aliases of the episode's task (`Trajectory.task`)."""
+    if traj.task is None or not traj.task.gold_answers:
+        raise ValueError(f"episode {traj.episode_id}: the env gave no gold answer (info['task']); IGPO's probe "
+                         "needs it")
+    return list(traj.task.gold_answers)
 
 
 def answered(traj: Trajectory) -> bool:
     """Whether the episode ended with an answer in a valid format (else its last turn gets the penalty)."""
     if traj.answer is None or traj.truncated or not traj.terminated:
         return False
-    return bool(traj.info.get("format_ok", True))
+    return traj.format.ok if traj.format is not None else True
 
 
-class IGPOTrainer(RLTrainer):
-    """IGPO on a multi-turn env with gold answers in `info`; see the module docstring."""
+class IGPOReward(Shaper):
+    """The reward stage of IGPO: every turn but the last gets its information gain, probed with the current
+    (pre-update) policy on the recorded token contexts; the last gets the outcome, or the format penalty."""
 
-    config_class: ClassVar[type[RLConfig]] = IGPOConfig
-    name: ClassVar[str] = "igpo"
-    config: IGPOConfig
+    def __init__(self, model: Any, tokenizer: Any, config: IGPOConfig) -> None:
+        self.model, self.tokenizer, self.config = model, tokenizer, config
 
-    def build_batch(self, trajectories: Sequence[Trajectory]) -> TokenBatch:
-        """The token view, with IGPO's per-turn rewards (probed with the pre-update policy) in
-        `turn_rewards` and the outcome turn marked in `extras["outcome_mask"]`."""
-        batch = super().build_batch(trajectories)
+    @torch.no_grad()
+    def shape_rewards(self, group: Group) -> None:
+        trajs = [t for t in group.trajectories if t.turns]
+        if not trajs:
+            return
         cfg = self.config
-        golds = [gold_answers_of(t) for t in trajectories]
-        gains = self.information_gains(batch, trajectories, golds)
+        golds = [gold_answers_of(t) for t in trajs]
+        gains = self.information_gains(trajs, golds)
         outcome = torch.tensor([igpo_outcome_score(t.answer if t.answer is None else str(t.answer), g,
                                                    cfg.outcome_metric, format_ok=True,
                                                    format_penalty=cfg.format_penalty)
-                                for t, g in zip(trajectories, golds, strict=True)])
-        done = torch.tensor([answered(t) for t in trajectories])
-        rewards, outcome_mask = igpo_turn_rewards(gains, batch.turn_mask, outcome, done, cfg.format_penalty)
-        batch.turn_rewards = rewards * batch.turn_mask
-        batch.extras["outcome_mask"] = outcome_mask
-        batch.extras["info_gain"] = gains
-        return batch
+                                for t, g in zip(trajs, golds, strict=True)])
+        done = torch.tensor([answered(t) for t in trajs])
+        turns = torch.tensor([t.num_turns for t in trajs])
+        turn_mask = (torch.arange(int(turns.max()))[None, :] < turns[:, None]).long()
+        rewards, _ = igpo_turn_rewards(gains, turn_mask, outcome, done, cfg.format_penalty)
+        for traj, row in zip(trajs, rewards.tolist(), strict=True):
+            for turn, r in zip(traj.turns, row, strict=False):
+                turn.reward = float(r)
+            traj.reward = sum(t.reward for t in traj.turns)
 
-    @torch.no_grad()
-    def information_gains(self, batch: TokenBatch, trajectories: Sequence[Trajectory],
-                          golds: Sequence[Sequence[str]]) -> torch.Tensor:
-        """`(E, K-1)` information gains of every turn but the last, from one batched probe of all boundaries."""
+    def information_gains(self, trajs: Sequence[Trajectory], golds: Sequence[Sequence[str]]) -> torch.Tensor:
+        """`(E, K-1)` information gains of every turn but the last, from one batched probe of all boundaries
+        of the episodes' recorded token contexts."""
         cfg = self.config
         suffix = generation_prompt_ids(self.tokenizer)
         prefix = answer_prefix_ids(self.tokenizer, cfg.probe_instruction)
-        contexts = [turn_boundary_contexts(batch.input_ids[i], batch.turn_index[i],
-                                           num_turns=int(batch.turn_mask[i].sum()), strip_suffix=suffix,
-                                           length=int(batch.attention_mask[i].sum()))
-                    for i in range(len(trajectories))]
+        contexts = []
+        for t in trajs:
+            views = trajectory_views(t)
+            if len(views) != 1:
+                raise ValueError(f"episode {t.episode_id}: IGPO probes one growing context; this env reset it "
+                                 f"{len(views) - 1} time(s)")
+            contexts.append(turn_boundary_contexts(views[0].input_ids, views[0].turn_index, num_turns=t.num_turns,
+                                                   strip_suffix=suffix))
         logprobs, mask = probe_episodes(self.model, self.tokenizer, contexts, list(golds), prefix,
                                         cfg.probe_batch_size, cfg.alias_reduce)
-        width = batch.turn_mask.shape[1]
-        gains = torch.zeros((len(trajectories), max(width - 1, 0)))
+        width = max(t.num_turns for t in trajs)
+        gains = torch.zeros((len(trajs), max(width - 1, 0)))
         if logprobs.shape[1] > 1:
             g = information_gain_rewards(logprobs, mask, cfg.ig_mode)
             gains[:, : g.shape[1]] = g[:, : gains.shape[1]]
         return gains
 
+
+class IGPOTrainer(RLTrainer):
+    """IGPO on a multi-turn env whose tasks carry gold answers; see the module docstring."""
+
+    config_class: ClassVar[type[RLConfig]] = IGPOConfig
+    name: ClassVar[str] = "igpo"
+    config: IGPOConfig
+
+    def reward_stages(self) -> list[Shaper]:
+        return [IGPOReward(self.model, self.tokenizer, self.config)]

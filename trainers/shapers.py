@@ -1,14 +1,16 @@
-"""Shapers: reward and advantage shaping that plugs into any trainer (`RLTrainer(..., shapers=[...])`).
+"""Shapers: the stages of the one reward pipeline, env rubric -> reward shapers -> advantage shapers.
 
-A shaper can touch three points of a training step, each optional:
+A trainer runs its own stages (TAPO's reward, IGPO's information gain) and then the user's
+(`RLTrainer(..., shapers=[...])`), in order. A shaper can touch three points of a training step, each
+optional, and is always told the group it works on (no state is kept between hooks):
 
 - `prompt(messages, task_id, sample_index, group_size)`: change an episode's first messages before the
   policy sees them (training rollouts only; evaluation is untouched): HBPO states a token budget there,
   APO forces an execution mode.
-- `shape_rewards(groups)`: rewrite trajectory rewards after the rollout (HBPO's budget reward, APO's
-  cost-regularized reward).
-- `shape_advantages(batch, advantages, trajectories)`: adjust the advantages (ASPO's early-tool-call
-  shift, HBPO's intra+inter advantage). Needs one batch row per trajectory (not EAPO's per-round rows).
+- `shape_rewards(group)`: rewrite the turn rewards of one group's trajectories after the rollout (TAPO's
+  reward, IGPO's probed gains, HBPO's budget reward, APO's cost-regularized reward).
+- `shape_advantages(batch, advantages, groups)`: adjust the advantages (ASPO's early-tool-call shift,
+  HBPO's intra+inter advantage). Needs one batch row per trajectory (not EAPO's per-round rows).
 
 The formulas are the pure functions of `agentgym.trainers.algorithms.shaping`; these classes only map
 trajectories to their inputs.
@@ -17,6 +19,7 @@ trajectories to their inputs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -38,17 +41,37 @@ from agentgym.trajectory import Trajectory
 Messages = list[dict[str, Any]]
 
 
+@dataclass
+class Group:
+    """The episodes of one task in one step: what group-relative rewards and advantages compare.
+
+    Attributes:
+        task_id: the task.
+        trajectories: its episodes, in sample order.
+        size: the episodes sampled per task this step (`sample_index` runs over `range(size)`).
+    """
+
+    task_id: str
+    trajectories: list[Trajectory]
+    size: int
+
+
+def flatten(groups: Sequence[Group]) -> list[Trajectory]:
+    """The trajectories of `groups`, group after group (the order of the batch rows)."""
+    return [t for g in groups for t in g.trajectories]
+
+
 class Shaper:
     """Base class: every hook is the identity."""
 
     def prompt(self, messages: Messages, task_id: str, sample_index: int, group_size: int) -> Messages:
         return messages
 
-    def shape_rewards(self, groups: list[list[Trajectory]]) -> list[list[Trajectory]]:
-        return groups
+    def shape_rewards(self, group: Group) -> None:
+        return None
 
     def shape_advantages(self, batch: TokenBatch, advantages: torch.Tensor,
-                         trajectories: Sequence[Trajectory]) -> torch.Tensor:
+                         groups: Sequence[Group]) -> torch.Tensor:
         return advantages
 
 
@@ -106,7 +129,8 @@ class ASPOShaper(Shaper):
         self.delta, self.k, self.answer_tools = delta, k, tuple(answer_tools)
 
     def shape_advantages(self, batch: TokenBatch, advantages: torch.Tensor,
-                         trajectories: Sequence[Trajectory]) -> torch.Tensor:
+                         groups: Sequence[Group]) -> torch.Tensor:
+        trajectories = flatten(groups)
         _one_row_per_trajectory(batch, trajectories, "ASPO")
         seq = sequence_advantages(advantages, batch.loss_mask)
         correct = torch.tensor([bool(t.success) for t in trajectories])
@@ -125,33 +149,31 @@ class HBPOShaper(Shaper):
                  alpha: float = 1e-3, inter: str = "global", eps: float = 1e-6) -> None:
         self.budgets, self.max_length, self.beta, self.alpha = tuple(budgets), max_length, beta, alpha
         self.inter, self.eps = inter, eps
-        self._group_size = len(self.budgets)
 
     def budget(self, sample_index: int, group_size: int) -> int:
         return assign_budgets(group_size, self.budgets)[sample_index]
 
     def prompt(self, messages: Messages, task_id: str, sample_index: int, group_size: int) -> Messages:
-        self._group_size = group_size
         return append_to_last_user(messages, budget_prompt(self.budget(sample_index, group_size)))
 
-    def shape_rewards(self, groups: list[list[Trajectory]]) -> list[list[Trajectory]]:
-        for group in groups:
-            if not group:
-                continue
-            budgets = torch.tensor([self.budget(t.sample_index, self._group_size) for t in group])
-            lengths = torch.tensor([t.completion_tokens for t in group])
-            correct = torch.tensor([bool(t.success) for t in group])
-            rewards = hbpo_rewards(lengths, correct, budgets, self.max_length, self.beta, self.alpha)
-            for t, b, r in zip(group, budgets.tolist(), rewards.tolist(), strict=True):
-                t.info["budget"] = b
-                set_outcome_reward(t, r)
-        return groups
+    def shape_rewards(self, group: Group) -> None:
+        trajs = group.trajectories
+        if not trajs:
+            return
+        budgets = torch.tensor([self.budget(t.sample_index, group.size) for t in trajs])
+        lengths = torch.tensor([t.completion_tokens for t in trajs])
+        correct = torch.tensor([bool(t.success) for t in trajs])
+        rewards = hbpo_rewards(lengths, correct, budgets, self.max_length, self.beta, self.alpha)
+        for t, b, r in zip(trajs, budgets.tolist(), rewards.tolist(), strict=True):
+            t.info["budget"] = b
+            set_outcome_reward(t, r)
 
     def shape_advantages(self, batch: TokenBatch, advantages: torch.Tensor,
-                         trajectories: Sequence[Trajectory]) -> torch.Tensor:
+                         groups: Sequence[Group]) -> torch.Tensor:
+        trajectories = flatten(groups)
         _one_row_per_trajectory(batch, trajectories, "HBPO")
         rewards = torch.tensor([t.reward for t in trajectories], dtype=torch.float32)
-        budgets = torch.tensor([self.budget(t.sample_index, self._group_size) for t in trajectories])
+        budgets = torch.tensor([self.budget(t.sample_index, g.size) for g in groups for t in g.trajectories])
         seq = hbpo_advantages(rewards, budgets, batch.group_index, self.eps, self.inter)
         return seq.to(advantages.dtype)[:, None] * batch.loss_mask.to(advantages.dtype)
 
@@ -178,13 +200,12 @@ class APOShaper(Shaper):
     forced into each of instant / reasoning / agentic mode (by an instruction in the prompt) and the rest
     free; reward `r_acc * r_adaptive * r_format` with `r_adaptive = 1 - p^alpha` for non-instant rollouts
     of queries the instant mode can solve (p: its accuracy there), so easy queries teach the policy to
-    answer instantly. `r_format` is the env's `info["format_ok"]` when it reports one, else 1."""
+    answer instantly. `r_format` is the env's format verdict (`Trajectory.format`) when it gives one, else 1."""
 
     def __init__(self, forced_per_mode: int = 1, alpha: float = 1.0, easy_threshold: float = 0.0,
                  instructions: dict[str, str] | None = None) -> None:
         self.forced_per_mode, self.alpha, self.easy_threshold = forced_per_mode, alpha, easy_threshold
         self.instructions = {**MODE_INSTRUCTIONS, **(instructions or {})}
-        self._group_size = 0
 
     def plan(self, group_size: int) -> list[str | None]:
         forced = self.forced_per_mode * len(APO_MODES)
@@ -194,24 +215,22 @@ class APOShaper(Shaper):
         return plan_apo_rollouts(self.forced_per_mode, group_size - forced)
 
     def prompt(self, messages: Messages, task_id: str, sample_index: int, group_size: int) -> Messages:
-        self._group_size = group_size
         mode = self.plan(group_size)[sample_index]
         return messages if mode is None else append_to_last_user(messages, self.instructions[mode])
 
-    def shape_rewards(self, groups: list[list[Trajectory]]) -> list[list[Trajectory]]:
-        flat = [t for g in groups for t in g]
-        if not flat:
-            return groups
+    def shape_rewards(self, group: Group) -> None:
+        trajs = group.trajectories
+        if not trajs:
+            return
+        plan = self.plan(group.size)
         modes = []
-        for t in flat:
-            forced = self.plan(self._group_size)[t.sample_index] if self._group_size else None
-            mode = forced or infer_mode(t)
+        for t in trajs:
+            mode = plan[t.sample_index] or infer_mode(t)
             t.info["apo_mode"] = mode
             modes.append(mode)
-        accuracy = torch.tensor([float(t.success) for t in flat])
-        format_ok = torch.tensor([float(t.info.get("format_ok", True)) for t in flat])
-        groups_idx = [t.task_id for t in flat]
-        rewards = apo_rewards(modes, accuracy, format_ok, groups_idx, self.alpha, self.easy_threshold)
-        for t, r in zip(flat, rewards.tolist(), strict=True):
+        accuracy = torch.tensor([float(t.success) for t in trajs])
+        format_ok = torch.tensor([float(t.format.ok) if t.format is not None else 1.0 for t in trajs])
+        rewards = apo_rewards(modes, accuracy, format_ok, [group.task_id] * len(trajs), self.alpha,
+                              self.easy_threshold)
+        for t, r in zip(trajs, rewards.tolist(), strict=True):
             set_outcome_reward(t, r)
-        return groups

@@ -26,11 +26,12 @@ Start it in five lines::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from agentgym.trainers.algorithms.tapo import TAPO_KINDS, TAPO_TOOLS, tapo_reward
 from agentgym.trainers.base import RLTrainer
 from agentgym.trainers.config import DAPOConfig, RLConfig
+from agentgym.trainers.shapers import Group, Shaper, set_outcome_reward
 
 from agentgym.trajectory import Trajectory
 
@@ -42,9 +43,10 @@ class TAPOConfig(DAPOConfig):
     """TAPO's defaults: DAPO (clip 0.2/0.28, dynamic sampling, token-mean, overlong shaping, no KL) with
     dual-clip c=10 and dynamic sampling on accuracy.
 
-    `reward` "tapo" rescores each episode with `tapo_reward` on the env's `info["response"]`; the answer
-    kind is `answer_kind`, or with "auto" the env's `info["task_kind"]`, else "fact" for envs with gold
-    answer aliases (search QA) and "math" otherwise. "env" keeps the TAPO env's own reward. `tool_cost` > 0
+    `reward` "tapo" scores each episode with `tapo_reward` on the response of the env's format verdict
+    (`Trajectory.format`); the answer kind is `answer_kind`, or with "auto" the task's own kind
+    (`Trajectory.task.kind`: "fact" for search QA, "math" for math), "math" when it has none. "env" keeps
+    the TAPO env's own reward. `tool_cost` > 0
     subtracts that much per tool call from well-formed responses (off by default).
     """
 
@@ -67,22 +69,30 @@ class TAPOConfig(DAPOConfig):
 
 
 def tapo_episode_reward(traj: Trajectory, cfg: TAPOConfig) -> float:
-    """TAPO's reward of one finished episode from what the TAPO env left in `traj.info`.
+    """TAPO's reward of one finished episode, from the TAPO env's format verdict and the task's gold.
 
-    An episode with no full response (cut at the context limit before it ended) is malformed: -1.
+    An episode with no verdict (cut at the context limit before it ended) is malformed: -1.
     """
-    info = traj.info
-    response = info.get("response")
-    if response is None:
+    verdict, task = traj.format, traj.task
+    if verdict is None:
         return -1.0
-    gold: Any = info.get("gold_answers") or info.get("gold")
-    if gold is None:
-        raise ValueError(f"episode {traj.episode_id}: the env gave no gold answer (info['gold']); TAPO needs it")
-    kind = cfg.answer_kind
-    if kind == "auto":
-        kind = info.get("task_kind") or ("fact" if info.get("gold_answers") else "math")
-    return tapo_reward(str(response), gold if isinstance(gold, (list, tuple)) else str(gold), kind=kind,
-                       tolerance=cfg.tolerance, tool_cost=cfg.tool_cost, tools=TAPO_TOOLS)
+    if task is None or not task.gold_answers:
+        raise ValueError(f"episode {traj.episode_id}: the env gave no gold answer (info['task']); TAPO needs it")
+    kind = (task.kind or "math") if cfg.answer_kind == "auto" else cfg.answer_kind
+    return tapo_reward(verdict.response, task.gold_answers, kind=kind, tolerance=cfg.tolerance,
+                       tool_cost=cfg.tool_cost, tools=TAPO_TOOLS)
+
+
+class TAPOReward(Shaper):
+    """The reward stage of TAPO: `tapo_reward` on each episode's final turn (earlier turns carry 0)."""
+
+    def __init__(self, config: TAPOConfig) -> None:
+        self.config = config
+
+    def shape_rewards(self, group: Group) -> None:
+        for traj in group.trajectories:
+            if traj.turns:
+                set_outcome_reward(traj, tapo_episode_reward(traj, self.config))
 
 
 class TAPOTrainer(RLTrainer):
@@ -92,22 +102,11 @@ class TAPOTrainer(RLTrainer):
     name: ClassVar[str] = "tapo"
     config: TAPOConfig
 
+    def reward_stages(self) -> list[Shaper]:
+        """TAPO's reward ("tapo"), or the TAPO env's own ("env": no stage of ours)."""
+        return [TAPOReward(self.config)] if self.config.reward == "tapo" else []
+
     def dynamic_sampling_key(self, trajectory: Trajectory) -> float:
         if self.config.sample_on == "accuracy":
             return float(trajectory.success)
         return float(trajectory.reward)
-
-    def shape_rewards(self, groups: list[list[Trajectory]]) -> list[list[Trajectory]]:
-        """Put TAPO's outcome reward on each episode's final turn (earlier turns carry 0)."""
-        if self.config.reward == "env":
-            return groups
-        for group in groups:
-            for traj in group:
-                if not traj.turns:
-                    continue
-                reward = tapo_episode_reward(traj, self.config)
-                for turn in traj.turns:
-                    turn.reward = 0.0
-                traj.turns[-1].reward = reward
-                traj.reward = reward
-        return groups

@@ -28,33 +28,62 @@ def action_text(action: Any) -> str:
     return str(action)
 
 
-class LanguageEnvWrapper(gym.Env[list[dict[str, Any]], Any]):
-    """A Gymnasium env that drives an inner `LanguageEnv` and reshapes its turns.
+def build_inner_env(env: Any, protocol: ToolProtocol, max_turns: int, wrapper: str,
+                    env_kwargs: dict[str, Any], **constructor: Any) -> LanguageEnv:
+    """The env a wrapper drives, with `protocol` and `max_turns` given to its constructor.
 
-    It is a plain `gymnasium.Env` holding the inner env (`self.env`) rather than a `gymnasium.Wrapper`:
-    `agentgym.make` returns `gym.make(...).unwrapped` and the env checker runs on `.unwrapped`, both of
-    which would strip a `gymnasium.Wrapper` and hand back the inner env. Tasks, split, episode state,
-    tools and protocol are the inner env's; the sync `reset`/`step` run on the inner env's event-loop
-    runner, so the inner env's loop-bound resources (sandbox pipes) see one loop.
+    `env` is an env id (made with `agentgym.make`), an env class or factory (called with `protocol=`,
+    `max_turns=` and `env_kwargs`), or a `LanguageEnv` already built with a protocol of `protocol`'s type and
+    that turn limit. A wrapper never changes the env it wraps; an instance built otherwise is refused
+    with the way to build it.
+    """
+    kwargs = {**env_kwargs, **{k: v for k, v in constructor.items() if v is not None},
+              "protocol": protocol, "max_turns": max_turns}
+    if isinstance(env, str):
+        from agentgym.registry import make
 
-    Subclasses override `areset`/`astep` (the async core).
+        inner = make(env, **kwargs)
+    elif isinstance(env, LanguageEnv):
+        if env_kwargs or any(v is not None for v in constructor.values()):
+            raise TypeError(f"{wrapper}: env keyword arguments need an env id or class, not an env instance")
+        if type(env.protocol) is not type(protocol) or env.max_turns != max_turns:
+            raise ValueError(
+                f"{wrapper} drives the env with {type(protocol).__name__} and max_turns={max_turns}; this "
+                f"{type(env).__name__} was built with {type(env.protocol).__name__} and max_turns={env.max_turns}. "
+                f"Pass its id or class instead (e.g. {wrapper}({type(env).__name__}, ...)), or build it with "
+                "protocol= and max_turns=")
+        inner = env
+    elif callable(env):
+        inner = env(**kwargs)
+    else:
+        raise TypeError(f"{wrapper} wraps an env id, an env class or factory, or a LanguageEnv; got {type(env).__name__}")
+    if not isinstance(inner, LanguageEnv):
+        raise TypeError(f"{wrapper} wraps a LanguageEnv, got {type(inner).__name__}")
+    return inner
+
+
+class LanguageEnvWrapper(gym.Wrapper[list[dict[str, Any]], Any, list[dict[str, Any]], Any]):
+    """A `gymnasium.Wrapper` around a `LanguageEnv` that reshapes its turns, async first.
+
+    `agentgym.make` returns it as is (`env.unwrapped` is the inner env). Tasks, split, episode state, tools
+    and protocol are the inner env's; the sync `reset`/`step` run on the inner env's event-loop runner, so
+    the inner env's loop-bound resources (sandbox pipes) see one loop. Subclasses override `areset`/`astep`.
     """
 
     def __init__(self, env: LanguageEnv) -> None:
-        if not isinstance(env, LanguageEnv):  # wrappers swap the inner env's protocol and turn limit
+        if not isinstance(env, LanguageEnv):
             raise TypeError(f"{type(self).__name__} wraps a LanguageEnv, got {type(env).__name__}")
-        self.env = env
-        self.observation_space = env.observation_space
-        self.action_space = env.action_space
-        self.metadata = dict(env.metadata)
+        super().__init__(env)
+        self.env: LanguageEnv = env
         runner = getattr(env, "_runner", None)
         self._runner: SyncRunner = runner if isinstance(runner, SyncRunner) else SyncRunner()
 
-    # ------------------------------------------------------------------ the inner env's facts
-
     @property
-    def render_mode(self) -> str | None:  # type: ignore[override]
-        return self.env.render_mode
+    def spec(self) -> Any:  # type: ignore[override]
+        """The registered spec that builds this whole stack (set on the inner env by `make`)."""
+        return self.env.spec
+
+    # ------------------------------------------------------------------ the inner env's facts
 
     @property
     def tasks(self) -> TaskDataset:
@@ -85,8 +114,7 @@ class LanguageEnvWrapper(gym.Env[list[dict[str, Any]], Any]):
     async def areset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """Reset the inner env (`seed` seeds both, so task choice stays reproducible)."""
-        super().reset(seed=seed)
+        """Reset the inner env (`seed` seeds it, so task choice stays reproducible)."""
         return await self.env.areset(seed=seed, options=options)
 
     async def astep(self, action: Any) -> Step:
@@ -120,6 +148,3 @@ class LanguageEnvWrapper(gym.Env[list[dict[str, Any]], Any]):
     def close(self) -> None:
         self._runner.run(self.aclose())
         self.env.close()
-
-    def render(self) -> str | None:  # type: ignore[override]
-        return self.env.render()

@@ -1,14 +1,15 @@
 """`TAPOWrapper`: TAPO's tag protocol and turn budget on any tool env (arXiv 2510.07038).
 
-The wrapper installs `TAPOProtocol` on the inner env (`<think>`, `<search>`, `<code>`, tool output in
-`<response>`, `<answer>`), lets the agent use tools in up to `max_tool_turns` turns, then tells it that
-tools are disabled and gives it one final turn in which only `<answer>` is accepted. Every turn's text
-and format verdict go into `info`, and at the end the whole response and TAPO's format condition, so a
-reward function sees everything it needs; by default the episode's reward is TAPO's: `format_penalty`
-(-1) unless the response is well-formed and ends in `<answer>`, else the inner env's own reward.
+The inner env is built with `TAPOProtocol` (`<think>`, `<search>`, `<code>`, tool output in
+`<response>`, `<answer>`); the agent uses tools in up to `max_tool_turns` turns, then is told that tools
+are disabled and gets one final turn in which only `<answer>` is accepted. Every turn's text and format
+verdict go into `info`; at the end `info["format"]` is a `FormatVerdict` (TAPO's format condition and the
+whole response, tool output included), which is all a reward stage needs. By default the episode's reward
+is TAPO's: `format_penalty` (-1) unless the response is well-formed and ends in `<answer>`, else the inner
+env's own reward.
 
-    env = TAPOWrapper(agentgym.make("MathPython-v0"), max_tool_turns=4)
-    env = agentgym.make("TAPO-MathPython-v0")          # the same, registered
+    env = TAPOWrapper("MathPython-v0", max_tool_turns=4)     # the inner env is built with TAPO's protocol
+    env = agentgym.make("TAPO-MathPython-v0")                # the same, registered
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 
 from agentgym.env import LanguageEnv
 from agentgym.protocols.tapo import TAPOProtocol, well_formed_response
+from agentgym.records import FORMAT_INFO, FormatVerdict
 from agentgym.state import EpisodeState
-from agentgym.wrappers.base import LanguageEnvWrapper, Step
+from agentgym.wrappers.base import LanguageEnvWrapper, Step, build_inner_env
 
 
 @dataclass
@@ -64,35 +66,38 @@ class TAPOWrapper(LanguageEnvWrapper):
     """TAPO's protocol over a `LanguageEnv` with tools (see the module docstring).
 
     Args:
-        env: the inner env; it needs an `answer` tool (every built-in QA/math env has one) and gets its
-            protocol and `max_turns` replaced.
+        env: the inner env: an env id or class (built here with TAPO's protocol and turn limit, plus
+            `env_kwargs`), or a `LanguageEnv` built with `protocol=TAPOProtocol(...)` and
+            `max_turns=max_tool_turns + 1`. It needs an `answer` tool (every built-in QA/math env has one).
         max_tool_turns: turns in which tools run (default 4, as in the paper); one final turn follows.
         format_penalty: the episode reward when the response is not well-formed (None: keep the inner reward).
         tags: action tag -> tool name (default: search -> search, code -> python, answer -> answer; an env's
             other tools are not reachable).
-        instructions: replaces the inner env's task instructions in the system prompt.
+        instructions: the inner env's `system_prompt` (its task instructions), when built here.
+        env_kwargs: more constructor arguments of the inner env.
     """
 
     def __init__(
         self,
-        env: LanguageEnv,
+        env: Any,
         max_tool_turns: int = 4,
         format_penalty: float | None = -1.0,
         tags: Mapping[str, str] | None = None,
         instructions: str | None = None,
+        **env_kwargs: Any,
     ) -> None:
-        super().__init__(env)
+        if isinstance(env, LanguageEnv) and isinstance(env.protocol, TAPOProtocol):
+            max_tool_turns = env.protocol.max_tool_turns if env.protocol.max_tool_turns is not None else max_tool_turns
+        inner = build_inner_env(env, TAPOProtocol(max_tool_turns, tags), max_tool_turns + 1, "TAPOWrapper",
+                                env_kwargs, system_prompt=instructions)
+        super().__init__(inner)
         self.max_tool_turns = max_tool_turns
         self.format_penalty = format_penalty
-        self.tapo = TAPOProtocol(max_tool_turns, tags)
-        env.set_protocol(self.tapo)
+        self.tapo: TAPOProtocol = inner.protocol  # type: ignore[assignment]
         if self.tapo.answer_tag not in self.tapo.tag_to_tool:
             raise ValueError("TAPO needs an `answer` tool in the env to end an episode")
         if not self.tapo.tool_tags:
             raise ValueError("the env has none of the tools TAPO's tags call (e.g. `search`, `python`)")
-        env.max_turns = max_tool_turns + 1
-        if instructions is not None:
-            env.system_prompt = instructions
         self.turns: list[TAPOTurn] = []
 
     @property
@@ -111,7 +116,7 @@ class TAPOWrapper(LanguageEnvWrapper):
         assert state is not None
         if self.max_tool_turns == 0:  # no tool turn at all: the first turn is the final one
             obs = _append_note(state, obs, self.final_notice)
-        info.update(max_tool_turns=self.max_tool_turns, gold=state.task.answer, tool_turns=0, num_tool_calls=0,
+        info.update(max_tool_turns=self.max_tool_turns, tool_turns=0, num_tool_calls=0,
                     tools_enabled=self.max_tool_turns > 0)
         return obs, info
 
@@ -133,7 +138,6 @@ class TAPOWrapper(LanguageEnvWrapper):
         info.update(
             turn_text=record.text, turn_well_formed=record.well_formed, format_problems=list(record.problems),
             tool_turns=tool_turns, num_tool_calls=tool_turns, tools_enabled=self.tapo.tools_enabled(state.turn + 1),
-            gold=state.task.answer,
         )
         if done:
             response = self.response
@@ -142,8 +146,9 @@ class TAPOWrapper(LanguageEnvWrapper):
                          and self.turns[-1].action == self.tapo.answer_tag and state.submitted
                          and well_formed_response(response, self.tapo.tool_tags, self.tapo.answer_tag,
                                                   markers=self.tapo.markers))
-            info.update(response=response, turn_texts=[t.text for t in self.turns], format_ok=format_ok,
-                        env_reward=float(reward))
+            problems = tuple(p for t in self.turns for p in t.problems)
+            info.update(turn_texts=[t.text for t in self.turns], env_reward=float(reward))
+            info[FORMAT_INFO] = FormatVerdict(format_ok, response, problems)
             if self.format_penalty is not None and not format_ok:
                 reward = float(self.format_penalty)
         return obs, float(reward), terminated, truncated, info
@@ -167,8 +172,6 @@ def make_tapo_env(
     instructions: str | None = None,
     **kwargs: Any,
 ) -> TAPOWrapper:
-    """`TAPOWrapper(agentgym.make(base_env, **kwargs), ...)`: the entry point of the `TAPO-*` env ids."""
-    from agentgym.registry import make
-
-    return TAPOWrapper(make(base_env, **kwargs), max_tool_turns=max_tool_turns, format_penalty=format_penalty,
-                       tags=tags, instructions=instructions)
+    """`TAPOWrapper(base_env, ...)`: the entry point of the `TAPO-*` env ids."""
+    return TAPOWrapper(base_env, max_tool_turns=max_tool_turns, format_penalty=format_penalty, tags=tags,
+                       instructions=instructions, **kwargs)

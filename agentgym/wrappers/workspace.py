@@ -8,7 +8,7 @@ action with that action's result. It answers with a report and exactly one actio
 is True, at reset too; the episode loop then starts a new token context every round and records the
 round's whole prompt on its turn (`Turn.context_ids`), so every round is its own training sample (EAPO).
 
-    env = MarkovianWorkspace(agentgym.make("MultiHopQA-v0"), max_rounds=8)
+    env = MarkovianWorkspace("MultiHopQA-v0", max_rounds=8)   # the inner env is built with the workspace protocol
     env = agentgym.make("EAPO-MultiHopQA-v0")          # the same, registered
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from agentgym.env import LanguageEnv
 from agentgym.protocols.workspace import REPORT_TAG, WorkspaceProtocol
-from agentgym.wrappers.base import LanguageEnvWrapper, Step
+from agentgym.wrappers.base import LanguageEnvWrapper, Step, build_inner_env
 
 
 @dataclass(frozen=True)
@@ -44,23 +44,29 @@ class MarkovianWorkspace(LanguageEnvWrapper):
     """Markovian workspace rounds over a `LanguageEnv` with tools (see the module docstring).
 
     Args:
-        env: the inner env (it needs an `answer` tool); its protocol and `max_turns` are replaced.
+        env: the inner env: an env id or class (built here with the workspace protocol and `max_turns` =
+            `max_rounds`, plus `env_kwargs`), or a `LanguageEnv` built with `protocol=WorkspaceProtocol(...)`
+            and that turn limit. It needs an `answer` tool.
         max_rounds: rounds per episode; tools are disabled in the last one.
         tags: action tag -> tool name (default: every tool of the env under its own name).
+        env_kwargs: more constructor arguments of the inner env.
 
     Attributes:
         question, report, last, round: the current workspace's parts (`round` is the round to be played).
         context: the messages of the current workspace (what `reset`/`step` last returned).
     """
 
-    def __init__(self, env: LanguageEnv, max_rounds: int = 8, tags: Mapping[str, str] | None = None) -> None:
-        super().__init__(env)
+    def __init__(self, env: Any, max_rounds: int = 8, tags: Mapping[str, str] | None = None,
+                 **env_kwargs: Any) -> None:
+        if isinstance(env, LanguageEnv) and isinstance(env.protocol, WorkspaceProtocol):
+            max_rounds = env.protocol.max_rounds or max_rounds
+        inner = build_inner_env(env, WorkspaceProtocol(max_rounds, tags), max_rounds, "MarkovianWorkspace",
+                                env_kwargs)
+        super().__init__(inner)
         self.max_rounds = max_rounds
-        self.workspace = WorkspaceProtocol(max_rounds, tags)
-        env.set_protocol(self.workspace)
+        self.workspace: WorkspaceProtocol = inner.protocol  # type: ignore[assignment]
         if self.workspace.answer_tag not in self.workspace.tag_to_tool:
             raise ValueError("the Markovian workspace needs an `answer` tool in the env to end an episode")
-        env.max_turns = max_rounds
         self.question = ""
         self.report: str | None = None
         self.last: LastAction | None = None
@@ -100,7 +106,7 @@ class MarkovianWorkspace(LanguageEnvWrapper):
         answer_tool = self.workspace.tag_to_tool[self.workspace.answer_tag]
         calls = sum(n for name, n in state.tool_counts.items() if name != answer_tool)
         return {"context_reset": True, "max_rounds": self.max_rounds, "report": self.report,
-                "num_tool_calls": calls, "invalid_rounds": self._invalid, "gold": state.task.answer}
+                "num_tool_calls": calls, "invalid_rounds": self._invalid}
 
     async def areset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -144,7 +150,5 @@ class MarkovianWorkspace(LanguageEnvWrapper):
 
 def make_workspace_env(base_env: str, max_rounds: int = 8, tags: Mapping[str, str] | None = None,
                        **kwargs: Any) -> MarkovianWorkspace:
-    """`MarkovianWorkspace(agentgym.make(base_env, **kwargs), ...)`: the entry point of the `EAPO-*` env ids."""
-    from agentgym.registry import make
-
-    return MarkovianWorkspace(make(base_env, **kwargs), max_rounds=max_rounds, tags=tags)
+    """`MarkovianWorkspace(base_env, ...)`: the entry point of the `EAPO-*` env ids."""
+    return MarkovianWorkspace(base_env, max_rounds=max_rounds, tags=tags, **kwargs)

@@ -8,6 +8,7 @@ tool is a real help, which makes this env a quick check that an agent loop and i
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from agentgym.tools.common import answer_tool, calculator_tool
 from agentgym.env import LanguageEnv
 from agentgym.messages import Message, ToolCall
 from agentgym.protocols import ToolProtocol
+from agentgym.records import TaskRecord
 from agentgym.rubric import RewardFunc, Rubric
 from agentgym.state import EpisodeState
 from agentgym.tasks import GeneratedTaskDataset, Task
@@ -121,6 +123,10 @@ class ArithmeticEnv(LanguageEnv):
         kwargs.setdefault("system_prompt", SYSTEM_PROMPT)
         super().__init__(tasks, [CALCULATOR, ANSWER], rubric, protocol=protocol, max_turns=max_turns,
                          split=split, **kwargs)
+
+    def task_record(self, task: Task) -> TaskRecord:
+        """The gold number; answers are compared as numbers ("math")."""
+        return replace(super().task_record(task), kind="math")
 
     def build_system_prompt(self, task: Task) -> str:
         """Instructions, tool descriptions, and one worked example written in the env's own protocol."""

@@ -16,6 +16,7 @@ from agentgym.envs.code.humaneval_grader import (
 from agentgym.envs.code.sandbox_env import SandboxEnv
 
 from agentgym.protocols import ToolProtocol
+from agentgym.records import TaskRecord
 from agentgym.rubric import RewardFunc, Rubric
 from agentgym.state import EpisodeState
 from agentgym.tasks import Task, TaskDataset
@@ -85,6 +86,10 @@ class HumanEvalEnv(SandboxEnv):
         submit_tool = Tool.from_function(submit, name="submit", offload=False)
         super().__init__(humaneval_tasks(), [submit_tool], rubric, protocol=protocol, max_turns=max_turns,
                          split="test", **kwargs)
+
+    def task_record(self, task: Task) -> TaskRecord:
+        """No gold answers: a completion is graded by the task's hidden tests."""
+        return TaskRecord(task.id)
 
     def build_system_prompt(self, task: Task) -> str:
         example = self.example_text('{"code": "print(sorted([3, 1, 2]))"}', "submit",

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from agentgym.envs.code.sandbox_env import SandboxEnv
 from agentgym.tools.common import answer_tool
 
 from agentgym.protocols import ToolProtocol
+from agentgym.records import TaskRecord
 from agentgym.rubric import RewardFunc, Rubric
 from agentgym.state import EpisodeState
 from agentgym.tasks import GeneratedTaskDataset, Task, TaskDataset
@@ -103,6 +105,10 @@ class MathPythonEnv(SandboxEnv):
         kwargs.setdefault("system_prompt", SYSTEM_PROMPT)
         super().__init__(tasks, [answer_tool()], rubric, protocol=protocol, max_turns=max_turns, split=split,
                          **kwargs)
+
+    def task_record(self, task: Task) -> TaskRecord:
+        """The gold number; answers are compared as numbers ("math")."""
+        return replace(super().task_record(task), kind="math")
 
     def build_system_prompt(self, task: Task) -> str:
         example = self.example_text('{"code": "apples = 23 * 4\\nprint(apples - 5)"}', "answer", '{"answer": "87"}')

@@ -4,13 +4,14 @@
 Math tasks come from GSM8K when its file is found (as in `MathPython-v0`), else from generated word
 problems; questions come from `MultiHopQA-v0`'s generated knowledge base. Task ids are `math/<id>` and
 `qa/<id>`. The reward is 1 for a right answer: compared as numbers for math, by exact match (SQuAD
-normalization) against the gold aliases for questions. `info` carries `gold_answers` and `task_kind`
-("math" or "fact", the TAPO reward's kinds) at reset and on every step.
+normalization) against the gold aliases for questions. `info["task"]` (a `TaskRecord`) carries the gold
+answers and the task's kind ("math" or "fact", the TAPO reward's kinds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,10 @@ from agentgym.tools.common import answer_tool
 from agentgym.tools.search import make_search_tool
 
 from agentgym.protocols import ToolProtocol, get_protocol
+from agentgym.records import TaskRecord
 from agentgym.rubric import RewardFunc, Rubric
 from agentgym.state import EpisodeState
-from agentgym.tasks import MixedTaskDataset, TaskDataset
+from agentgym.tasks import MixedTaskDataset, Task, TaskDataset
 
 SYSTEM_PROMPT = (
     "Answer the question. For a calculation, write Python with the python tool and compute every number "
@@ -108,6 +110,6 @@ class MathSearchEnv(SandboxEnv):
         kwargs.setdefault("system_prompt", SYSTEM_PROMPT)
         super().__init__(tasks, tools, rubric, protocol=protocol, max_turns=max_turns, split=split, **kwargs)
 
-    def episode_info(self, state: EpisodeState) -> dict[str, Any]:
-        """What trainers may know and the agent may not: the gold answers and the task's kind."""
-        return {"gold_answers": gold_answers(state), "task_kind": task_kind(state)}
+    def task_record(self, task: Task) -> TaskRecord:
+        """The gold answer (aliases for facts) and the task's kind: "math" or "fact"."""
+        return replace(super().task_record(task), kind=KINDS.get(str(task.metadata.get("source")), "fact"))

@@ -4,7 +4,7 @@
 (`agentgym/MultiHopQA-v0`) generates a fictional knowledge base and 1-4 hop questions about it;
 `SearchQAEnv` (`agentgym/SearchQA-v0`) runs the same loop over a user's corpus and questions.
 
-The gold answers and gold documents are given to trainers through `info["gold_answers"]` and
+The gold answers reach trainers in `info["task"]` (a `TaskRecord`, at reset), the gold documents in
 `info["gold_doc_ids"]` (at reset and on every step); the agent never sees `info`.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from agentgym.tools.search.corpus import DocStore, document_from_row, read_corpu
 from agentgym.env import NO_TOOL_CALL_FINAL, NO_TOOL_CALL_REMIND, LanguageEnv
 from agentgym.messages import Message, ToolCall
 from agentgym.protocols import ToolProtocol, get_protocol
+from agentgym.records import TaskRecord
 from agentgym.rubric import RewardFunc, Rubric
 from agentgym.state import EpisodeState
 from agentgym.tasks import GeneratedTaskDataset, Task, TaskDataset
@@ -152,10 +154,14 @@ class SearchEnv(LanguageEnv):
         return (f"{base}\n\nExample: to search, write {self.protocol.encode_calls(search)}; "
                 f"to answer, write {self.protocol.encode_calls(ans)}")
 
+    def task_record(self, task: Task) -> TaskRecord:
+        """The gold answer aliases; answers are facts."""
+        return replace(super().task_record(task), kind="fact")
+
     def episode_info(self, state: EpisodeState) -> dict[str, Any]:
-        """What trainers may know and the agent may not: the gold answers and documents; searches so far."""
+        """What a reader of the run may know and the agent may not: the gold documents; searches so far."""
         meta = state.task.metadata
-        return {"gold_answers": gold_answers(state), "gold_doc_ids": list(meta.get("gold_doc_ids") or []),
+        return {"gold_doc_ids": list(meta.get("gold_doc_ids") or []),
                 "gold_titles": list(meta.get("gold_titles") or []), "searches": int(state.data.get("searches", 0))}
 
 

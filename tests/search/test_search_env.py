@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import agentgym
+from agentgym.records import TaskRecord
 
 
 def run_episode(env, policy, task_id: str, max_steps: int = 12):
@@ -149,10 +150,12 @@ def test_oracle_works_with_every_protocol(protocol):
 def test_gold_answer_is_in_info_never_in_messages(env23):
     obs, info = env23.reset(options={"task_id": "test-7"})
     task = env23.state.task
-    assert info["gold_answers"] == task.answer and info["gold_doc_ids"] == task.metadata["gold_doc_ids"]
-    assert all(a not in json.dumps(obs) for a in info["gold_answers"])
+    record = info["task"]
+    assert record == TaskRecord("test-7", tuple(task.answer), "fact")
+    assert info["gold_doc_ids"] == task.metadata["gold_doc_ids"]
+    assert all(a not in json.dumps(obs) for a in record.gold_answers)
     obs, _reward, terminated, _truncated, step_info = env23.step("<search>no such thing here</search>")
-    assert step_info["gold_answers"] == info["gold_answers"] and not terminated
+    assert step_info["gold_doc_ids"] == info["gold_doc_ids"] and not terminated
     assert obs[0]["content"].startswith("<information>")
 
 

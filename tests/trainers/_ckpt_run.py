@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 def main() -> None:
     out, marker = sys.argv[1], Path(sys.argv[2])
-    import agentgym.trainers.base as base
+    import agentgym.trainers.runtime as base
     import torch
     from _ckpt_common import make_trainer
 

@@ -18,8 +18,10 @@ from agentgym.trainers import (
     TAPOConfig,
     TAPOTrainer,
 )
+from agentgym.trainers.algorithms.igpo import outcome_turn_mask
 from agentgym.trainers.algorithms.tapo import tapo_reward
 from agentgym.trainers.igpo_probe import answer_logprobs, answer_prefix_ids, generation_prompt_ids
+from agentgym.trainers.shapers import Group, flatten
 from test_context_reset import ScriptedEngine, byte_tokenizer
 
 from agentgym.models.chat_template import prompt_ids
@@ -63,32 +65,32 @@ def tapo_policy(prompt: str) -> str:
 
 def test_tapo_rewards_the_whole_response_and_samples_on_accuracy(tok):
     engine = ScriptedEngine(tok, tapo_policy)
-    trainer = trainer_for(TAPOTrainer, tok, lambda: TAPOWrapper(qa_env(), max_tool_turns=2), engine)
+    trainer = trainer_for(TAPOTrainer, tok, lambda: TAPOWrapper(MultiHopQAEnv, max_tool_turns=2, n_docs=300), engine)
     cfg = trainer.config
     assert (cfg.clip_low, cfg.clip_high, cfg.dual_clip, cfg.loss_agg, cfg.kl_coef) == (0.2, 0.28, 10.0,
                                                                                        "token-mean", 0.0)
     trajs = [t for g in asyncio.run(trainer.rollout(["train-0", "train-1"])) for t in g]
-    trainer.shape_rewards([trajs])
+    trainer.shape_rewards([Group("g", trajs, len(trajs))])
     for t in trajs:
-        assert t.info["format_ok"] and "<response>" in t.info["response"]
-        expected = tapo_reward(t.info["response"], t.info["gold_answers"], kind="fact")
+        assert t.format.ok and "<response>" in t.format.response
+        expected = tapo_reward(t.format.response, t.task.gold_answers, kind="fact")
         assert t.reward == pytest.approx(expected) and t.turns[-1].reward == pytest.approx(expected)
         assert t.turns[0].reward == 0.0 and -1.0 < t.reward < 1.0  # partial credit, never the format penalty
         assert trainer.dynamic_sampling_key(t) == float(t.success)
     # a malformed episode (no tags at all, then tools are disabled and still no answer) gets -1
-    bad = trainer_for(TAPOTrainer, tok, lambda: TAPOWrapper(qa_env(), max_tool_turns=1),
+    bad = trainer_for(TAPOTrainer, tok, lambda: TAPOWrapper(MultiHopQAEnv, max_tool_turns=1, n_docs=300),
                       ScriptedEngine(tok, lambda p: "I think the answer is Paris."))
     trajs = [t for g in asyncio.run(bad.rollout(["train-0"])) for t in g]
-    bad.shape_rewards([trajs])
-    assert all(t.reward == -1.0 and not t.info["format_ok"] for t in trajs)
+    bad.shape_rewards([Group("g", trajs, len(trajs))])
+    assert all(t.reward == -1.0 and not t.format.ok for t in trajs)
 
 
 def test_tapo_tool_cost_is_off_by_default_and_charges_each_call(tok):
-    trainer = trainer_for(TAPOTrainer, tok, lambda: TAPOWrapper(qa_env(), max_tool_turns=2),
+    trainer = trainer_for(TAPOTrainer, tok, lambda: TAPOWrapper(MultiHopQAEnv, max_tool_turns=2, n_docs=300),
                           ScriptedEngine(tok, tapo_policy), tool_cost=0.1)
     trajs = [t for g in asyncio.run(trainer.rollout(["train-0"])) for t in g]
-    before = tapo_reward(trajs[0].info["response"], trajs[0].info["gold_answers"], kind="fact")
-    trainer.shape_rewards([trajs])
+    before = tapo_reward(trajs[0].format.response, trajs[0].task.gold_answers, kind="fact")
+    trainer.shape_rewards([Group("g", trajs, len(trajs))])
     assert trajs[0].reward == pytest.approx(before - 0.1)  # one search call
     assert TAPOConfig().tool_cost == 0.0
 
@@ -106,6 +108,14 @@ def test_tapo_trains_a_step_on_math_with_the_python_tool(tok):
 # ---------------------------------------------------------------- IGPO
 
 
+def rewarded_batch(trainer, task_ids):
+    """A rollout through the trainer's reward pipeline, then its token batch (what a step does)."""
+    groups = [Group(g[0].task_id, g, len(g)) for g in asyncio.run(trainer.rollout(task_ids))]
+    trainer.shape_rewards(groups)
+    trajs = flatten(groups)
+    return trajs, trainer.build_batch(trajs)
+
+
 def igpo_policy(prompt: str) -> str:
     if turn_number(prompt) == 1:
         return "<search>founder of the company</search>"
@@ -114,8 +124,7 @@ def igpo_policy(prompt: str) -> str:
 
 def test_igpo_turn_rewards_are_probed_information_gains_and_the_outcome(tok):
     trainer = trainer_for(IGPOTrainer, tok, qa_env, ScriptedEngine(tok, igpo_policy))
-    trajs = [t for g in asyncio.run(trainer.rollout(["train-0", "train-1"])) for t in g]
-    batch = trainer.build_batch(trajs)
+    trajs, batch = rewarded_batch(trainer, ["train-0", "train-1"])
     assert batch.turn_rewards.shape == (4, 2)
     strip = generation_prompt_ids(tok)
     prefix = answer_prefix_ids(tok)
@@ -123,7 +132,7 @@ def test_igpo_turn_rewards_are_probed_information_gains_and_the_outcome(tok):
         # independent contexts: the conversation before each turn, rendered by the chat template
         c0 = prompt_ids(tok, t.messages)[: -len(strip)]
         c1 = prompt_ids(tok, [*t.messages, t.turns[0].assistant, *t.turns[0].observation])[: -len(strip)]
-        lp = answer_logprobs(trainer.model, tok, [c0, c1], [t.info["gold_answers"]] * 2, prefix)
+        lp = answer_logprobs(trainer.model, tok, [c0, c1], [list(t.task.gold_answers)] * 2, prefix)
         assert batch.turn_rewards[i, 0].item() == pytest.approx(float(lp[1].exp() - lp[0].exp()), abs=1e-5)
         assert batch.turn_rewards[i, 1].item() == 0.0  # a wrong answer: token-F1 0
     adv, _ = trainer.compute_advantages(batch)
@@ -137,11 +146,11 @@ def test_igpo_turn_rewards_are_probed_information_gains_and_the_outcome(tok):
 
 def test_igpo_unanswered_episodes_end_with_the_format_penalty(tok):
     trainer = trainer_for(IGPOTrainer, tok, qa_env, ScriptedEngine(tok, lambda p: "<search>more</search>"))
-    trajs = [t for g in asyncio.run(trainer.rollout(["train-0"])) for t in g]
-    batch = trainer.build_batch(trajs)
+    trajs, batch = rewarded_batch(trainer, ["train-0"])
     assert all(t.num_turns == 3 and t.answer is None for t in trajs)
     assert batch.turn_rewards[:, 2].tolist() == [-2.0, -2.0]
-    assert batch.extras["outcome_mask"][:, 2].all() and not batch.extras["outcome_mask"][:, :2].any()
+    outcome = outcome_turn_mask(batch.turn_mask)
+    assert outcome[:, 2].all() and not outcome[:, :2].any()
 
 
 def test_igpo_trains_a_step_with_the_model_generating(tok):
@@ -162,7 +171,7 @@ def eapo_policy(prompt: str) -> str:
 
 
 def test_eapo_one_row_per_round_with_discounted_terminal_reward(tok):
-    trainer = trainer_for(EAPOTrainer, tok, lambda: MarkovianWorkspace(qa_env(), max_rounds=4),
+    trainer = trainer_for(EAPOTrainer, tok, lambda: MarkovianWorkspace(MultiHopQAEnv, max_rounds=4, n_docs=300),
                           ScriptedEngine(tok, eapo_policy), round_gamma=0.9)
     trajs = [t for g in asyncio.run(trainer.rollout(["train-0"])) for t in g]
     assert [t.num_turns for t in trajs] == [3, 3]
@@ -183,7 +192,7 @@ def test_eapo_one_row_per_round_with_discounted_terminal_reward(tok):
 
 
 def test_eapo_downsamples_round_samples_to_the_data_parallel_multiple(tok):
-    trainer = trainer_for(EAPOTrainer, tok, lambda: MarkovianWorkspace(qa_env(), max_rounds=4),
+    trainer = trainer_for(EAPOTrainer, tok, lambda: MarkovianWorkspace(MultiHopQAEnv, max_rounds=4, n_docs=300),
                           ScriptedEngine(tok, eapo_policy), dp_multiple=4, skip_zero_advantages=False)
     trajs = [t for g in asyncio.run(trainer.rollout(["train-0"])) for t in g]
     trajs[0].success = True
@@ -201,7 +210,7 @@ def test_eapo_rejects_envs_that_keep_one_context(tok):
 
 
 def test_eapo_trains_a_step_with_the_model_generating(tok):
-    trainer = trainer_for(EAPOTrainer, tok, lambda: MarkovianWorkspace(qa_env(), max_rounds=2))
+    trainer = trainer_for(EAPOTrainer, tok, lambda: MarkovianWorkspace(MultiHopQAEnv, max_rounds=2, n_docs=300))
     m = trainer.train_step()
     assert m["episodes"] == 4 and m["turns"] == 2.0 and math.isfinite(m["reward"])
 

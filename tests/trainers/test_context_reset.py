@@ -72,7 +72,7 @@ def tok():
 
 def test_every_round_is_its_own_sample(tok):
     engine = ScriptedEngine(tok, workspace_policy)
-    groups = asyncio.run(run_groups(lambda: MarkovianWorkspace(MultiHopQAEnv(n_docs=300), max_rounds=4), engine,
+    groups = asyncio.run(run_groups(lambda: MarkovianWorkspace(MultiHopQAEnv, max_rounds=4, n_docs=300), engine,
                                     ["test-0", "test-1"], 2, SamplingParams(200, 1.0)))
     trajs: list[Trajectory] = [t for g in groups for t in g]
     assert len(trajs) == 4

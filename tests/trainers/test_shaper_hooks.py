@@ -10,7 +10,7 @@ from _tiny_rl import tiny_model
 from agentgym.envs.search import MultiHopQAEnv
 from agentgym.trainers import APOShaper, ASPOShaper, GRPOTrainer, HBPOShaper
 from agentgym.trainers.algorithms.shaping import aspo_advantages, budget_prompt, hbpo_rewards
-from agentgym.trainers.shapers import MODE_INSTRUCTIONS, first_tool_call_position
+from agentgym.trainers.shapers import MODE_INSTRUCTIONS, Group, first_tool_call_position
 from test_context_reset import ScriptedEngine, byte_tokenizer
 
 CFG = {"steps": 1, "tasks_per_step": 2, "group_size": 4, "max_new_tokens": 40, "max_length": 6000,
@@ -46,7 +46,7 @@ def test_hbpo_states_budgets_in_training_prompts_only_and_rewards_by_budget(tok)
     assert [t.num_turns for t in groups[0]] == [1, 1, 2, 2]  # the scripted policy follows its budget
     for t in groups[0]:
         t.success = True
-    shaper.shape_rewards(groups)
+    shaper.shape_rewards(Group("train-0", groups[0], 4))
     expected = hbpo_rewards(torch.tensor([t.completion_tokens for t in groups[0]]), torch.ones(4, dtype=torch.bool),
                             torch.tensor(budgets))
     assert [t.reward for t in groups[0]] == pytest.approx(expected.tolist())
@@ -73,7 +73,7 @@ def test_aspo_raises_correct_responses_that_call_tools_earlier(tok):
     batch.token_rewards[:] = 0
     batch.token_rewards[1:, 0] = 1.0  # correct ones scored 1
     adv, _ = trainer.compute_advantages(batch)
-    shaped = trainer.shapers[0].shape_advantages(batch, adv, trajs)
+    shaped = trainer.shapers[0].shape_advantages(batch, adv, [Group("train-0", trajs, 4)])
     seq = (adv * batch.loss_mask).sum(-1) / batch.loss_mask.sum(-1)
     first = torch.tensor([first_tool_call_position(t) for t in trajs])
     expected = aspo_advantages(seq, torch.tensor([t.success for t in trajs]), first, batch.loss_mask.sum(-1),
@@ -94,7 +94,7 @@ def test_apo_forces_modes_and_penalizes_slow_modes_on_easy_queries(tok):
     assert not any(v in trajs[3].messages[-1]["content"] for v in MODE_INSTRUCTIONS.values())  # adaptive
     for t in trajs:
         t.success = True  # instant solved it: p = 1, so slower correct modes earn 0
-    trainer.shapers[0].shape_rewards(groups)
+    trainer.shapers[0].shape_rewards(Group("train-0", trajs, 4))
     assert [t.info["apo_mode"] for t in trajs] == ["instant", "reasoning", "agentic", "instant"]
     assert [t.reward for t in trajs] == [1.0, 0.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="group_size"):

@@ -24,6 +24,7 @@ from agentgym.trainers import (
 )
 from agentgym.trainers import algorithms as A
 from agentgym.trainers.modeling import merged_state_dict, score_tokens
+from agentgym.trainers.shapers import Shaper
 
 BASE = dict(steps=40, learning_rate=3e-3, group_size=8, tasks_per_step=8, max_new_tokens=4, max_length=64,
             micro_batch_size=64, seed=0, log_every=0, report_to=[])
@@ -184,16 +185,18 @@ def test_bf16_and_gradient_checkpointing_on_gpu() -> None:
 def test_hooks_are_what_a_new_algorithm_overrides() -> None:
     calls: list[str] = []
 
+    class ZeroStage(Shaper):
+        def shape_rewards(self, group):
+            calls.append("shape_rewards")
+            for t in group.trajectories:
+                for turn in t.turns:
+                    turn.reward = 0.0
+
     class ZeroReward(GRPOTrainer):
         name = "zero_reward"
 
-        def shape_rewards(self, groups):
-            calls.append("shape_rewards")
-            for g in groups:
-                for t in g:
-                    for turn in t.turns:
-                        turn.reward = 0.0
-            return groups
+        def reward_stages(self):
+            return [ZeroStage()]
 
         def compute_advantages(self, batch):
             calls.append("compute_advantages")
@@ -206,7 +209,7 @@ def test_hooks_are_what_a_new_algorithm_overrides() -> None:
         trainer = _make(ZeroReward, tasks_per_step=2)
         before = copy.deepcopy(trainer.model.state_dict())
         metrics = trainer.train(steps=2)[-1]
-        assert calls == ["shape_rewards", "compute_advantages"] * 2
+        assert calls == ["shape_rewards"] * 2 + ["compute_advantages"] + ["shape_rewards"] * 2 + ["compute_advantages"]
         assert metrics["updates"] == 0  # all-zero advantages: nothing to learn, no optimizer step
         for k, v in trainer.model.state_dict().items():
             assert torch.equal(v, before[k])

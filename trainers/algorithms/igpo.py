@@ -99,6 +99,15 @@ def _last_turn(turn_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return last.clamp(min=0), last >= 0
 
 
+def outcome_turn_mask(turn_mask: torch.Tensor) -> torch.Tensor:
+    """`(E, K)` bool: the turn holding each episode's outcome reward, its last real turn."""
+    m = turn_mask.bool()
+    last, has_turn = _last_turn(m)
+    out = torch.zeros_like(m)
+    out[torch.arange(m.shape[0], device=m.device), last] = has_turn
+    return out
+
+
 def igpo_turn_rewards(
     info_gain: torch.Tensor,
     turn_mask: torch.Tensor,
@@ -130,9 +139,7 @@ def igpo_turn_rewards(
         info_gain = torch.nn.functional.pad(info_gain, (0, 1))
     if info_gain.shape != m.shape:
         raise ValueError(f"info_gain {tuple(info_gain.shape)} does not fit turn_mask {tuple(m.shape)}")
-    last, has_turn = _last_turn(m)
-    outcome_mask = torch.zeros_like(m)
-    outcome_mask[torch.arange(m.shape[0], device=m.device), last] = has_turn
+    outcome_mask = outcome_turn_mask(m)
     final = outcome.to(info_gain.dtype)
     if answered is not None:
         final = torch.where(answered.bool(), final, torch.full_like(final, format_penalty))

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from agentgym.trainers.algorithms import advantages as adv_fns
 from agentgym.trainers.algorithms.eapo import eapo_advantages
-from agentgym.trainers.algorithms.igpo import igpo_advantages
+from agentgym.trainers.algorithms.igpo import igpo_advantages, outcome_turn_mask
 from agentgym.trainers.algorithms.losses import gspo_loss, ppo_clip_loss
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def _eapo(batch: TokenBatch, cfg: RLConfig) -> tuple[torch.Tensor, torch.Tensor]
 def _igpo(batch: TokenBatch, cfg: RLConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """IGPO: group-normalized information-gain and outcome turn rewards, discounted over turns."""
     return igpo_advantages(batch.turn_rewards, batch.turn_mask, batch.turn_index, batch.loss_mask.float(),
-                           batch.group_index, batch.extras.get("outcome_mask"), getattr(cfg, "norm", "joint"),
+                           batch.group_index, outcome_turn_mask(batch.turn_mask), getattr(cfg, "norm", "joint"),
                            cfg.gamma, cfg.adv_eps)
 
 
