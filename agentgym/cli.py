@@ -130,6 +130,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"steps={args.steps}")
     if args.resume:
         overrides.append("resume=true")
+    try:  # trainer: cpt | sft is a supervised pass over a data file, not an RL run
+        from agentgym.trainers.supervised_run import load_supervised_run, run_supervised
+
+        supervised = load_supervised_run(args.config, overrides)
+    except ConfigError as e:
+        raise CLIError(f"{args.config}: {e}") from None
+    if supervised is not None:
+        try:
+            run_supervised(supervised)
+        except ConfigError as e:
+            raise CLIError(f"{args.config}: {e}") from None
+        return 0
     try:
         spec = load_run_spec(args.config, overrides)  # every field is checked here, before any model loads
         cfg = spec.config
@@ -152,6 +164,27 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"saved {path}")
         elif cfg.output_dir:
             print(f"checkpoints in {cfg.output_dir}")
+    return 0
+
+
+def cmd_policy_export(args: argparse.Namespace) -> int:
+    """`agentgym policy export`: a generated domain's CPT text and oracle SFT conversations as JSONL."""
+    from agentgym.envs.policy.generator import generate_domain
+    from agentgym.envs.policy.internalization import export_domain
+
+    if args.tasks < 1 or args.paraphrases < 0 or args.cases < 0:
+        raise CLIError("--tasks must be >= 1, --paraphrases and --cases >= 0")
+    domain = generate_domain(args.domain, env_level=args.env_level, task_level=args.task_level,
+                             workflow_level=args.workflow_level, query_level=args.query_level, num_tasks=args.tasks,
+                             seed=args.seed)
+    summary = export_domain(domain, args.out, seed=args.seed, paraphrases=args.paraphrases, cases=args.cases,
+                            drop_policy=not args.keep_policy, concurrency=args.concurrency)
+    cpt, sft = summary["cpt"], summary["sft"]
+    kinds = ", ".join(f"{k} {n}" for k, n in cpt["by_kind"].items())
+    categories = ", ".join(f"{k} {n}" for k, n in cpt["by_category"].items())
+    print(f"{domain.name}: {cpt['records']} CPT records ({kinds}; {categories}) -> {args.out}/cpt.jsonl")
+    print(f"{sft['conversations']}/{sft['tasks']} successful oracle conversations"
+          f"{' (policy dropped)' if not args.keep_policy else ''} -> {args.out}/sft.jsonl; counts in summary.json")
     return 0
 
 
@@ -180,14 +213,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("train", help="train a model with RL from a YAML run file")
-    p.add_argument("config", help="YAML run file: trainer, model, env, env_kwargs and config fields")
+    p = sub.add_parser("train", help="train a model with RL (or cpt / sft on a data file) from a YAML run file")
+    p.add_argument("config", help="YAML run file: trainer, model, env, env_kwargs and config fields "
+                                  "(trainer: cpt | sft: model, data and the pass's fields)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field (value parsed as YAML; env_kwargs.NAME=VALUE for env arguments)")
     p.add_argument("--output-dir", default=None, help="checkpoints and logs (same as --set output_dir=...)")
     p.add_argument("--steps", type=int, default=None, help="total training steps (same as --set steps=N)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the output dir")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("policy", help="policy-document domains (PolicyDoc-v0)")
+    psub = p.add_subparsers(dest="policy_command", required=True)
+    b = psub.add_parser("export", help="export a generated domain's policy-internalization data (CPT text, SFT)")
+    b.add_argument("--domain", default="retail", help="retail | airline | bank | clinic | mixed")
+    for dial in ("env", "task", "workflow", "query"):
+        b.add_argument(f"--{dial}-level", type=int, default=1, help=f"the generator's {dial} dial, 1-4")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--tasks", type=int, default=20, help="tasks to generate and play with the oracle")
+    b.add_argument("--paraphrases", type=int, default=3, help="paraphrases per rule")
+    b.add_argument("--cases", type=int, default=4, help="questions over database records per request kind")
+    b.add_argument("--keep-policy", action="store_true", help="keep the policy in the SFT system prompts")
+    b.add_argument("--concurrency", type=int, default=4)
+    b.add_argument("--out", required=True, help="folder for cpt.jsonl, sft.jsonl and summary.json")
+    b.set_defaults(func=cmd_policy_export)
 
     p = sub.add_parser("serve-model", help="serve a local model through an OpenAI-compatible API")
     p.add_argument("model", help="hf:PATH_OR_GGUF or hf:smollm2")

@@ -17,6 +17,7 @@ def register_builtin_envs() -> None:
     register("MultiHopQA-v0", "agentgym.envs.search:MultiHopQAEnv")
     register("SearchQA-v0", "agentgym.envs.search:SearchQAEnv")
     register("MathSearch-v0", "agentgym.envs.mixed:MathSearchEnv")
+    register("PolicyDoc-v0", "agentgym.envs.policy:make_policydoc_env")
     # TAPO's tag protocol and IterResearch's Markovian workspace over the tool envs (agentgym.wrappers)
     register("TAPO-MathPython-v0", "agentgym.wrappers:make_tapo_env", kwargs={"base_env": "MathPython-v0"})
     register("TAPO-MultiHopQA-v0", "agentgym.wrappers:make_tapo_env",
