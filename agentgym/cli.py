@@ -57,6 +57,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.agent, base_url=args.base_url, api_key=args.api_key, temperature=args.temperature,
         max_tokens=args.max_tokens, logprobs=args.logprobs or None,
     )
+    if args.search is not None:
+        agent = _search_agent(args, agent, env_id, env_kwargs)
 
     async def run() -> Any:
         try:
@@ -72,6 +74,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.out:
         print(f"trajectories and summary.json written to {args.out}")
     return 0
+
+
+def _search_agent(args: argparse.Namespace, policy: Any, env_id: str, env_kwargs: dict[str, Any]) -> Any:
+    """`--search best-first`: the policy wrapped in a `TreeSearchAgent` over fresh instances of the env."""
+    import agentgym
+    from agentgym.agents import make_agent
+    from agentgym.search_agents import TreeSearchAgent
+
+    if args.search != "best-first":
+        raise CLIError(f"unknown --search {args.search!r}; the choice is best-first")
+    for flag, value in (("--search-depth", args.search_depth), ("--search-branching", args.search_branching),
+                        ("--search-budget", args.search_budget), ("--value-samples", args.value_samples)):
+        if value < 1:
+            raise CLIError(f"{flag} must be >= 1, got {value}")
+    judge: Any = policy
+    if args.value_agent:  # the judge samples at the policy's temperature unless told otherwise
+        judge = make_agent(args.value_agent, base_url=args.value_base_url or args.base_url,
+                           api_key=args.value_api_key or args.api_key,
+                           temperature=args.value_temperature if args.value_temperature is not None
+                           else args.temperature, max_tokens=args.max_tokens)
+    return TreeSearchAgent(policy, lambda: agentgym.make(env_id, **env_kwargs), judge,
+                           max_depth=args.search_depth, branching=args.search_branching, budget=args.search_budget,
+                           value_samples=args.value_samples)
 
 
 def cmd_serve_model(args: argparse.Namespace) -> int:
@@ -211,6 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env constructor argument")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--search", default=None, choices=["best-first"],
+                   help="search at every step before acting (Koh et al. 2024 best-first tree search; the env must "
+                        "replay deterministically)")
+    p.add_argument("--search-depth", type=int, default=5, help="longest action path explored per step (d)")
+    p.add_argument("--search-branching", type=int, default=5, help="actions kept per expansion (b; 2b sampled)")
+    p.add_argument("--search-budget", type=int, default=20, help="value computations per step (c)")
+    p.add_argument("--value-agent", default=None, help="the value-function judge's agent spec (default: --agent)")
+    p.add_argument("--value-samples", type=int, default=20, help="judgements per state (n)")
+    p.add_argument("--value-base-url", default=None, help="the judge's server URL (default: --base-url)")
+    p.add_argument("--value-api-key", default=None)
+    p.add_argument("--value-temperature", type=float, default=None, help="the judge's temperature")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("train", help="train a model with RL (or cpt / sft on a data file) from a YAML run file")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -60,6 +62,25 @@ def env_factory(env: Any, env_kwargs: dict[str, Any] | None = None) -> tuple[Env
     raise TypeError("pass an env id, an env made by agentgym.make, or a zero-argument env factory")
 
 
+@dataclass(frozen=True)
+class EpisodeContext:
+    """The episode a policy is acting in, for agents that need it (a tree search replays the env to the same
+    task with the same seed)."""
+
+    task_id: str
+    env_id: str
+    sample_index: int
+    seed: int | None
+
+
+_EPISODE: ContextVar[EpisodeContext | None] = ContextVar("agentgym_episode", default=None)
+
+
+def current_episode() -> EpisodeContext | None:
+    """The episode `run_episode` is playing in the calling task (None outside an episode)."""
+    return _EPISODE.get()
+
+
 def _typed(info: dict[str, Any], key: str, kind: type[Any]) -> Any:
     """The record under `key`, checked to be a `kind` (a wrong type is the env's bug: say so)."""
     value = info.get(key)
@@ -97,6 +118,7 @@ async def run_episode(
                       sample_index=sample_index, messages=[dict(m) for m in messages], started_at=started,
                       info=_carried(info), task=_typed(info, TASK_INFO, TaskRecord))
     tools = info.get("tools") if info.get("protocol") == "native" else None
+    context = _EPISODE.set(EpisodeContext(tid, env_id, sample_index, seed))
     try:
         session = policy.start_episode(messages, tools=tools, stop=tuple(info.get("stop") or ()))
         while True:
@@ -112,6 +134,8 @@ async def run_episode(
                 parse_errors=list(step_info.get("parse_errors", [])), agent_seconds=out.latency,
                 env_seconds=time.perf_counter() - t_env, context_reset=reset,
             ))
+            if out.info:
+                traj.info.update(out.info)
             if terminated or truncated:
                 traj.terminated, traj.truncated = bool(terminated), bool(truncated)
                 traj.success = bool(step_info.get("success", False))
@@ -128,6 +152,8 @@ async def run_episode(
     except Exception as e:
         traj.error = f"{type(e).__name__}: {e}"
         await env.aclose()
+    finally:
+        _EPISODE.reset(context)
     traj.reward = sum(t.reward for t in traj.turns)
     traj.seconds = time.perf_counter() - t0
     return traj

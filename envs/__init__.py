@@ -24,3 +24,14 @@ def register_builtin_envs() -> None:
              kwargs={"base_env": "MultiHopQA-v0", "open_tool": False})
     register("TAPO-MathSearch-v0", "agentgym.wrappers:make_tapo_env", kwargs={"base_env": "MathSearch-v0"})
     register("EAPO-MultiHopQA-v0", "agentgym.wrappers:make_workspace_env", kwargs={"base_env": "MultiHopQA-v0"})
+    # MiniWoB++ task pages (the `miniwob` package) in Chromium, and BrowserGym tasks (envs/web); the task list is
+    # a text file so that registering imports nothing
+    from pathlib import Path
+
+    miniwob_tasks = (Path(__file__).parent / "web" / "miniwob" / "tasks.txt").read_text().split()
+    for name in miniwob_tasks:
+        register(f"miniwob.{name}-v0", "agentgym.envs.web.miniwob.env:MiniWoBEnv", kwargs={"task": name})
+        register(f"browsergym.miniwob.{name}-v0", "agentgym.envs.web.browsergym:BrowserGymEnv",
+                 kwargs={"task": f"browsergym/miniwob.{name}"})
+    register("BrowserGym-v0", "agentgym.envs.web.browsergym:BrowserGymEnv")
+    register("WebShop-v0", "agentgym.envs.web.webshop:make_webshop_env")

@@ -13,3 +13,13 @@ python3 -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('l
 # the modules its import chain needs are in the `test` extra.
 python3 -c "import importlib.metadata as m,sys; sys.exit(0 if m.version('verl').startswith('0.9') else 1)" 2>/dev/null \
   || $PIP install -q --no-deps "verl==0.9.*"
+# Chromium for the web envs (Playwright cannot download its own browser offline): Debian's package, when root.
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || echo "install: could not install chromium (apt-get install -y chromium); browser tests will skip" >&2
+  else
+    echo "install: no Chromium; install it (apt-get install -y chromium) or set AGENTGYM_CHROMIUM" >&2
+  fi
+fi

@@ -12,7 +12,26 @@ def test_registry_is_not_empty():
     assert "agentgym/Arithmetic-v0" in agentgym.list_envs()
 
 
-@pytest.mark.parametrize("env_id", agentgym.list_envs())
+# per-task variants of one env class that each drive a browser (MiniWoB++ and BrowserGym task ids: ~260, tens of
+# seconds each under the checker) are checked through one representative; tests/web covers the rest
+_BROWSER_VARIANTS = ("agentgym/miniwob.", "agentgym/browsergym.", "agentgym/BrowserGym-v0")
+_BROWSER_REPRESENTATIVE = "agentgym/miniwob.click-button-v0"
+
+
+def _env_params() -> list:
+    from agentgym.tools.browser.chromium import chromium_available
+
+    params = []
+    for env_id in agentgym.list_envs():
+        if env_id == _BROWSER_REPRESENTATIVE:
+            skip = pytest.mark.skipif(not chromium_available(), reason="needs Chromium")
+            params.append(pytest.param(env_id, marks=[pytest.mark.browser, skip]))
+        elif not env_id.startswith(_BROWSER_VARIANTS):
+            params.append(env_id)
+    return params
+
+
+@pytest.mark.parametrize("env_id", _env_params())
 def test_check_env(env_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

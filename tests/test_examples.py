@@ -15,6 +15,15 @@ def test_register_env_example_runs():
     assert "success: 4 / 4" in out.stdout
 
 
+def test_policy_doc_example_runs(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "policy_doc.py"), "--tasks", "4", "--k", "2",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "oracle                   pass^1 1.00  pass^2 1.00" in out.stdout
+    assert "tau-bench folder: 6 tasks" in out.stdout
+    assert (tmp_path / "cpt.jsonl").stat().st_size > 0 and (tmp_path / "sft.jsonl").stat().st_size > 0
+
+
 @pytest.mark.slow
 def test_train_smollm_tools_example_runs_a_budgeted_grpo_run(tmp_path):
     """The README's training example, shrunk: real SmolLM2 weights, a time budget, before/after figures."""

@@ -40,6 +40,8 @@ class AgentOutput:
     # (the whole prompt on the first turn of a context, the observation's template delta after that)
     context_ids: list[int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # facts the episode loop merges into `Trajectory.info` (e.g. a search agent's `search_tree`)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 class EpisodeSession(ABC):
