@@ -212,7 +212,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         state.turn += 1
         state.messages.append(message.to_openai())
         parsed = self.protocol.parse(message, turn=state.turn)
-        observation, outputs = await self._respond(state, parsed)
+        observation, outputs = await self.handle_action(state, parsed)
         state.messages.extend(observation)
         terminated = state.done
         truncated = not terminated and state.turn >= self.max_turns
@@ -277,8 +277,12 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
             return msg
         return Message("assistant", str(action))
 
-    async def _respond(self, state: EpisodeState, parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
-        """The observation for a parsed action, and the outputs of the tool calls it ran (or refused)."""
+    async def handle_action(self, state: EpisodeState,
+                            parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
+        """Hook: the observation for a parsed action, and the outputs of the tool calls it ran (or refused).
+
+        Subclasses extend it where a turn means more than its tool calls: `PolicyEnv` sends a reply without
+        tool calls to the simulated user, `WebEnv` appends the page after the actions."""
         calls = parsed.calls
         notes: list[str] = []
         if parsed.errors:

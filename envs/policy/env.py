@@ -180,10 +180,11 @@ class PolicyEnv(LanguageEnv):
                 state.tool_errors += 1
         return outputs
 
-    async def _respond(self, state: EpisodeState, parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
+    async def handle_action(self, state: EpisodeState,
+                            parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
         """A reply without tool calls (and without malformed ones) is a message to the user (τ-bench)."""
         if parsed.calls or parsed.errors or state.done:
-            return await super()._respond(state, parsed)
+            return await super().handle_action(state, parsed)
         reply = await self._say(state, parsed.text)
         return [{"role": "user", "content": reply}], []
 

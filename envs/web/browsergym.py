@@ -260,8 +260,8 @@ class BrowserGymEnv(LanguageEnv):
         info["url"] = (state.data.get("bgym_obs") or {}).get("url")
         return messages, info
 
-    async def _respond(self, state: EpisodeState,
-                       parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
+    async def handle_action(self, state: EpisodeState,
+                            parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
         """Pass the reply's action string to BrowserGym; answer with its new observation."""
         if state.data.get("bgym_error"):
             state.done = True

@@ -462,9 +462,10 @@ class WebEnv(LanguageEnv):
         if done:
             state.done = True
 
-    async def _respond(self, state: EpisodeState, parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
+    async def handle_action(self, state: EpisodeState,
+                            parsed: ParsedAction) -> tuple[list[dict[str, Any]], list[ToolOutput]]:
         """The action results, then the page as it is now (also after errors), with the reward hook run."""
-        observation, outputs = await super()._respond(state, parsed)
+        observation, outputs = await super().handle_action(state, parsed)
         if parsed.errors and not state.data.get("turn_error"):
             state.data["turn_error"] = "; ".join(parsed.errors)
         page: PageState | None = None
