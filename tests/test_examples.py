@@ -42,3 +42,13 @@ def test_train_smollm_tools_example_runs_a_budgeted_grpo_run(tmp_path):
     assert run["train_seconds"] >= budget
     assert sum(h["step_seconds"] for h in history[:-1]) < budget
     assert run["args"]["protocol"] == "tags"
+
+
+def test_web_shop_example_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "web_shop.py"), "--tasks", "3"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.startswith("Goal: ") and "[2] textbox 'Search'" in out.stdout
+    assert "textbox 'Search' value='hiking boots'" in out.stdout  # the page after fill + click
+    assert "shopper: success 3 / 3" in out.stdout
+    assert "eps=0.3 tree search: success 1.00" in out.stdout

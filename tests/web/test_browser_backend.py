@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.util
 import os
 import signal
 import threading
@@ -16,22 +15,7 @@ from pathlib import Path
 
 import pytest
 from agentgym.tools.browser.base import AGID_ATTR, HIDDEN_ATTR, ActionError, BackendCrashed, WebAction
-from agentgym.tools.browser.chromium import ChromiumNotFound, chromium_available, find_chromium
-
-
-def _need_browser() -> None:
-    """Skip without Playwright or Chromium, except under CI, where a missing browser is a failure."""
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright package")
-    if not chromium_available():
-        missing.append("Chromium")
-    if missing:
-        msg = f"browser tests need {' and '.join(missing)} (bash scripts/install.sh installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-
+from agentgym.tools.browser.chromium import ChromiumNotFound, find_chromium
 
 INDEX = """<!doctype html><html><head><title>Index</title></head><body>
 <h1>Shop</h1>
@@ -50,6 +34,15 @@ document.getElementById('js').addEventListener('click', () => { document.getElem
 document.getElementById('hov').addEventListener('mouseover', () => { document.getElementById('out').textContent = 'hovered'; });
 document.getElementById('q').addEventListener('keydown', e => { if (e.key === 'Enter') document.getElementById('out').textContent = 'enter:' + e.target.value; });
 </script></body></html>"""
+FORM = """<!doctype html><html><head><title>Form</title></head><body><form action="/index.html">
+<input name="t" aria-label="Name" value="preset">
+<textarea name="a" aria-label="Notes">old notes</textarea>
+<label><input type="checkbox" name="c1" checked> first</label>
+<label><input type="checkbox" name="c2"> second</label>
+<label>Size <select name="s"><option value="">Pick</option><option value="m">M</option><option value="l" selected>L</option></select></label>
+<fieldset><legend>color</legend><label><input type="radio" name="r" value="red"> red</label>
+<label><input type="radio" name="r" value="blue" checked> blue</label></fieldset>
+<button type="submit">Send</button></form></body></html>"""
 PAGE2 = "<!doctype html><html><head><title>Second</title></head><body><p>page two</p><a href='/'>home</a></body></html>"
 
 
@@ -63,6 +56,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("site")
     (root / "index.html").write_text(INDEX)
     (root / "page2.html").write_text(PAGE2)
+    (root / "form.html").write_text(FORM)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -94,7 +88,6 @@ def test_find_chromium_env_var(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 @pytest.mark.browser
 def test_ids_and_actions(site: str) -> None:
-    _need_browser()
     from agentgym.tools.browser.playwright_backend import PlaywrightBackend
 
     async def main() -> None:
@@ -171,7 +164,6 @@ def test_ids_and_actions(site: str) -> None:
 
 @pytest.mark.browser
 def test_context_limit_and_recycling(site: str) -> None:
-    _need_browser()
     from agentgym.tools.browser.playwright_backend import PlaywrightBackend
 
     async def main() -> None:
@@ -195,7 +187,6 @@ def test_context_limit_and_recycling(site: str) -> None:
 
 @pytest.mark.browser
 def test_killed_browser_raises_backend_crashed_and_relaunches(site: str) -> None:
-    _need_browser()
     from agentgym.tools.browser.playwright_backend import PlaywrightBackend
 
     async def main() -> None:
@@ -228,5 +219,41 @@ def test_killed_browser_raises_backend_crashed_and_relaunches(site: str) -> None
             st = await s2.act(WebAction("click", {"bid": "2"}))
             assert '<span id="out">clicked</span>' in st.html
             await s2.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.browser
+def test_live_form_state_reads_as_in_the_http_backend(site: str) -> None:
+    """Typed text, a textarea, ticked and unticked boxes, radios and a select: the browser's HTML carries the
+    live state as attributes, so the page text equals the HTTP backend's after every action."""
+    from agentgym.envs.web.http_backend import HTTPBackend
+    from agentgym.tools.browser.axtext import render
+    from agentgym.tools.browser.playwright_backend import PlaywrightBackend
+
+    async def main() -> None:
+        http = HTTPBackend(base_url=site)
+        async with PlaywrightBackend(max_contexts=1, action_timeout=3) as browser:
+            a, b = await http.new_session(), await browser.new_session()
+            ta, tb = render(await a.goto(site + "form.html")), render(await b.goto(site + "form.html"))
+            assert ta == tb and "value='preset'" in ta and "value='L'" in ta
+            ids = {name: line.split("]")[0].strip("\t[") for line in ta.splitlines() if "] " in line
+                   for name in ("Name", "Notes", "first", "second", "Size", "red", "blue") if f"'{name}'" in line}
+            steps = [("fill", {"bid": ids["Name"], "value": "Ada"}, "textbox 'Name' value='Ada'"),
+                     ("fill", {"bid": ids["Notes"], "value": "new notes"}, "textbox 'Notes' value='new notes'"),
+                     ("click", {"bid": ids["first"]}, "checkbox 'first' checked=false"),
+                     ("click", {"bid": ids["second"]}, "checkbox 'second' checked=true"),
+                     ("select_option", {"bid": ids["Size"], "options": ["M"]}, "combobox 'Size' value='M'"),
+                     ("click", {"bid": ids["red"]}, "radio 'red' checked=true"),
+                     ("fill", {"bid": ids["Name"], "value": ""}, "] textbox 'Name' focused\n")]
+            for name, args, expected in steps:
+                ta = render(await a.act(WebAction(name, args)))
+                tb = render(await b.act(WebAction(name, args)))
+                assert ta == tb, (name, args)
+                assert expected in ta + "\n", (name, ta)
+            assert "radio 'blue' checked=false" in ta and "option 'L'\n" in ta + "\n"
+            await a.close()
+            await b.close()
+        await http.aclose()
 
     asyncio.run(main())

@@ -3,9 +3,7 @@ lifecycle, and `agentgym/WebShop-v0` (HTTP backend; browser parity when Chromium
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -282,19 +280,11 @@ def test_webshop_env_observation_and_no_purchase(catalog: Catalog) -> None:
         agentgym.make("agentgym/WebShop-v0", backend="carrier-pigeon")
 
 
-def _need_browser() -> None:
-    from agentgym.tools.browser.chromium import chromium_available
-
-    if importlib.util.find_spec("playwright") is None or not chromium_available():
-        if os.environ.get("CI"):
-            pytest.fail("browser tests need playwright and Chromium (bash scripts/install.sh installs them)")
-        pytest.skip("needs playwright and Chromium")
 
 
 @pytest.mark.browser
 async def test_browser_and_http_backends_show_the_same_pages(catalog: Catalog, server: ShopServer) -> None:
     """The page text is a function of the HTML: the same shop pages read the same from both backends."""
-    _need_browser()
     from agentgym.tools.browser.playwright_backend import PlaywrightBackend
 
     site = server.site
@@ -316,8 +306,60 @@ async def test_browser_and_http_backends_show_the_same_pages(catalog: Catalog, s
         assert render(pa) == render(pb)
         pa, pb = await a.act(WebAction("go_back")), await b.act(WebAction("go_back"))
         assert render(pa) == render(pb)
+
+        # form state: what was typed, chosen and ticked reads the same (the browser copies it into attributes)
+        async def both(action: WebAction) -> str:
+            ta, tb = render(await a.act(action)), render(await b.act(action))
+            assert ta == tb, action
+            return ta
+
+        product = next(p for p in catalog.products if "size" in p.options and len(p.options["size"]) >= 2
+                       and "color" in p.options and len(p.options["color"]) >= 2)
+        text = fresh = render(await a.goto(server.url(f"/s/{sid}/item/{product.id}")))
+        assert render(await b.goto(server.url(f"/s/{sid}/item/{product.id}"))) == text
+        size = _bid_of(text, "combobox 'size'")
+        colors = [_bid_of(text, f"radio {v!r}") for v in product.options["color"][:2]]
+        text = await both(WebAction("select_option", {"bid": size, "options": [product.options["size"][1]]}))
+        assert f"combobox 'size' value={product.options['size'][1]!r}" in text
+        text = await both(WebAction("click", {"bid": colors[0]}))
+        assert f"radio {product.options['color'][0]!r} checked=true" in text
+        text = await both(WebAction("click", {"bid": colors[1]}))
+        assert f"radio {product.options['color'][0]!r} checked=false" in text
+        assert f"radio {product.options['color'][1]!r} checked=true" in text
+        text = await both(WebAction("select_option", {"bid": size, "options": [product.options["size"][0]]}))
+        assert f"combobox 'size' value={product.options['size'][0]!r}" in text
+        assert fresh != text
+        text = render(await a.goto(server.session_url(sid)))
+        assert render(await b.goto(server.session_url(sid))) == text
+        box = _bid_of(text, "textbox 'Search'")
+        text = await both(WebAction("fill", {"bid": box, "value": "red mug"}))
+        assert "textbox 'Search' value='red mug'" in text
+        text = await both(WebAction("fill", {"bid": box, "value": ""}))
+        assert "value=" not in text
         await a.close()
         await b.close()
     finally:
         await http.aclose()
         await browser.aclose()
+
+
+def _bid_of(text: str, marker: str) -> str:
+    """The id of the first outline line of `text` that contains `marker`."""
+    line = next(ln for ln in text.splitlines() if marker in ln and "] " in ln)
+    return line.split("]")[0].strip("\t[")
+
+
+@pytest.mark.browser
+def test_oracle_buys_right_through_the_browser() -> None:
+    """The scripted shopper reads the page text from the browser backend (form state included) and reaches
+    reward 1, as it does through the HTTP backend."""
+    env = agentgym.make("agentgym/WebShop-v0", backend="browser")
+    base = env.unwrapped
+    agent = FunctionAgent(ShopOracle(base))
+    try:
+        for i in range(3):
+            traj = base._runner.run(run_episode(base, agent, task_id=f"test-{i}"))
+            assert traj.error is None, traj.error
+            assert traj.reward == 1.0 and traj.success and traj.terminated, [t.tool_calls for t in traj.turns]
+    finally:
+        env.close()

@@ -5,8 +5,9 @@
 d3, plain DOM code) are remembered. `ID_SCRIPT` runs after every load and action: it marks those elements (and
 elements with an `onclick`-style property) with `CLICKABLE_ATTR`, then gives every element matching
 `INTERACTIVE_SELECTOR` that has no id yet the next free id, keeps the ids already there, re-numbers duplicates
-(a cloned element carries its original's id), marks the outermost unrendered elements with `HIDDEN_ATTR`, and
-returns the id of the focused element. With `renumber` it first removes every id (a new episode on the same page).
+(a cloned element carries its original's id), marks the outermost unrendered elements with `HIDDEN_ATTR`, copies the
+live form state into attributes (an input's `value`, `checked`, a textarea's text, an option's `selected`: what
+`axtext` reads, as the HTTP backend keeps it), and returns the id of the focused element. With `renumber` it first removes every id (a new episode on the same page).
 """
 
 from __future__ import annotations
@@ -83,6 +84,37 @@ ID_SCRIPT = r"""
       }
       if (hidden) { if (!el.hasAttribute(hiddenAttr)) el.setAttribute(hiddenAttr, ''); }
       else if (el.hasAttribute(hiddenAttr)) el.removeAttribute(hiddenAttr);
+    }
+  }
+  // live form state into attributes, so the serialized HTML shows what a user typed, chose and ticked
+  // (the text view reads attributes, as the HTTP backend keeps them); an attribute is only written when it
+  // differs, and a select's `selected` attributes only when the live choice differs from what they imply
+  for (const el of document.querySelectorAll('input, textarea, select')) {
+    const tag = el.tagName;
+    if (tag === 'INPUT') {
+      const type = (el.getAttribute('type') || '').toLowerCase();
+      if (type === 'checkbox' || type === 'radio') {
+        if (el.checked !== el.hasAttribute('checked')) {
+          if (el.checked) el.setAttribute('checked', ''); else el.removeAttribute('checked');
+        }
+      } else if (type !== 'file' && el.value !== (el.getAttribute('value') ?? '')) {
+        el.setAttribute('value', el.value);
+      }
+    } else if (tag === 'TEXTAREA') {
+      if (el.value !== el.textContent) el.textContent = el.value;
+    } else {
+      const opts = Array.from(el.options);
+      const marked = opts.map(o => o.hasAttribute('selected'));
+      if (!el.multiple && el.size <= 1 && !marked.some(Boolean)) {
+        const first = opts.findIndex(o => !o.disabled);
+        if (first >= 0) marked[first] = true;
+      }
+      if (opts.some((o, i) => o.selected !== marked[i])) {
+        for (const o of opts) {
+          if (o.selected) { if (!o.hasAttribute('selected')) o.setAttribute('selected', ''); }
+          else if (o.hasAttribute('selected')) o.removeAttribute('selected');
+        }
+      }
     }
   }
   window.__agNextId = next;

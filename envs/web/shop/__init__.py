@@ -6,10 +6,13 @@
 - `Goal`, `get_reward` (`reward.py`): WebShop's reward; `make_goal`, `shop_tasks` (`goals.py`): instructions
   and unlimited seeded train/test tasks.
 - `Shopper`, `ShopOracle`, `drive` (`shopper.py`): a scripted shopper that acts on the page text.
+- `ShopPolicy`, `shop_value`, `goals_for` (`policies.py`): the shopper as a policy of the conversation alone
+  (optionally epsilon-noisy), and a scripted value function for tree search.
 """
 
 from agentgym.envs.web.shop.catalog import PRODUCT_TYPES, Catalog, Product, ProductType
 from agentgym.envs.web.shop.goals import make_goal, shop_tasks
+from agentgym.envs.web.shop.policies import ShopPolicy, goals_for, shop_value
 from agentgym.envs.web.shop.reward import Goal, RewardBreakdown, get_reward, token_set_ratio
 from agentgym.envs.web.shop.server import ShopServer
 from agentgym.envs.web.shop.shopper import ShopOracle, Shopper, drive, parse_page
@@ -24,13 +27,16 @@ __all__ = [
     "Purchase",
     "RewardBreakdown",
     "ShopOracle",
+    "ShopPolicy",
     "ShopServer",
     "ShopSite",
     "Shopper",
     "drive",
     "get_reward",
+    "goals_for",
     "make_goal",
     "parse_page",
     "shop_tasks",
+    "shop_value",
     "token_set_ratio",
 ]

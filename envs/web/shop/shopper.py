@@ -141,6 +141,10 @@ class Shopper:
         box = next((n for n in nodes if n.role in ("textbox", "searchbox") and n.bid), None)
         if box is not None and (box.prop("value") or "") != self.query:
             return self._search(nodes)
+        # the box holds the query but the results are another search's (it was typed, not submitted): submit
+        shown = next((n.name for n in nodes if n.role == "heading" and n.name.startswith("Results for ")), None)
+        if box is not None and shown is not None and shown != f'Results for "{self.query}"':
+            return self._search(nodes)
         for i, n in enumerate(nodes):
             if n.role != "link" or not n.bid or n.name in self.visited:
                 continue
