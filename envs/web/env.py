@@ -57,6 +57,7 @@ SYSTEM_PROMPT = (
 
 # what the env keeps in `EpisodeState.data` (reward rubrics may read them)
 PAGE_KEY, REWARD_KEY, DONE_KEY, CRASH_KEY = "page", "web_reward", "web_done", "backend_crashed"
+FRESH_PAGE_KEY = "page_after_action"
 
 
 def page_reward(state: EpisodeState) -> float:
@@ -422,7 +423,8 @@ class WebEnv(LanguageEnv):
         if self._session is None:
             raise ActionError("no page is open")
         try:
-            await self._timed(self._session.act(action), _describe(action))
+            # the page after the action: read once here, reused by `handle_action` when nothing follows it
+            state.data[FRESH_PAGE_KEY] = await self._timed(self._session.act(action), _describe(action))
         except ActionError as e:
             state.data["turn_error"] = f"{_describe(action)}: {e}"
             raise
@@ -469,9 +471,13 @@ class WebEnv(LanguageEnv):
         if parsed.errors and not state.data.get("turn_error"):
             state.data["turn_error"] = "; ".join(parsed.errors)
         page: PageState | None = None
+        fresh = state.data.pop(FRESH_PAGE_KEY, None)  # the last action's page (a failed action changes nothing)
         if not state.data.get(CRASH_KEY) and self._session is not None:
             try:
-                page = await self._timed(self._session.state(screenshot=self.screenshot), "reading the page")
+                if isinstance(fresh, PageState) and not self.screenshot:
+                    page = fresh
+                else:
+                    page = await self._timed(self._session.state(screenshot=self.screenshot), "reading the page")
                 state.data[PAGE_KEY] = page
                 await self._call_hook(state, page)
             except BackendCrashed as e:
