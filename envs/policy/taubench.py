@@ -81,15 +81,8 @@ class _ShimAction(_Record):
 
 
 class _ShimTool:
-    """Stand-in for `tau_bench.envs.tool.Tool`."""
-
-    @staticmethod
-    def invoke(*args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def get_info() -> dict[str, Any]:
-        raise NotImplementedError
+    """Stand-in for `tau_bench.envs.tool.Tool`, the base its tool classes name. It defines nothing: a tool class
+    must define its own static `invoke` and `get_info`, and `_class_tool` says which one is missing."""
 
 
 def _shim_modules() -> dict[str, types.ModuleType]:
@@ -217,15 +210,10 @@ def _tool_kind(entry: Any, name: str, module: types.ModuleType, where: str) -> T
     return ToolKind.READ if name.startswith(READ_PREFIXES) else ToolKind.WRITE
 
 
-def _defines(cls: type, attr: str) -> bool:
-    """Whether `cls` (not only the τ-bench stand-in base) defines `attr`."""
-    return any(attr in vars(c) for c in cls.__mro__ if c is not _ShimTool and c is not object)
-
-
 def _class_tool(entry: Any, where: str) -> tuple[str, dict[str, Any], Any]:
-    if (inspect.isclass(entry) and not _defines(entry, "get_info")) or not callable(getattr(entry, "get_info", None)):
+    if not callable(getattr(entry, "get_info", None)):
         raise DomainLoadError(f"{where}: field 'get_info' is missing (a τ-bench tool needs a static get_info())")
-    if (inspect.isclass(entry) and not _defines(entry, "invoke")) or not callable(getattr(entry, "invoke", None)):
+    if not callable(getattr(entry, "invoke", None)):
         raise DomainLoadError(f"{where}: field 'invoke' is missing (a τ-bench tool needs a static invoke(data, ...))")
     try:
         schema = entry.get_info()

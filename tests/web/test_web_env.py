@@ -252,8 +252,7 @@ def test_check_env_passes():
     env.close()
 
 
-def test_real_axtext_renderer_if_available():
-    pytest.importorskip("agentgym.tools.browser.axtext")
+def test_the_default_renderer_is_axtext():
     env = make_env(render=None)
     obs, _ = env.reset(options={"task_id": "boots"})
     assert "URL: /home" in obs[-1]["content"] and "[1]" in obs[-1]["content"]
