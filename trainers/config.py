@@ -432,3 +432,21 @@ class PPOConfig(RLConfig):
             self._fail("value_coef", "must be > 0")
         if self.value_clip is not None and self.value_clip <= 0:
             self._fail("value_clip", "must be > 0 (or null for no clipping)")
+
+
+def read_run_file(path: str | Path) -> dict[str, Any]:
+    """A run file's YAML mapping (ConfigError naming the line when it is not valid YAML)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError("yaml", f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("yaml", f"{path}: expected a mapping of keys (trainer, model, ...)")
+    return data

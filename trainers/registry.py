@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.trainers.base import RLTrainer
-from agentgym.trainers.config import ConfigError, RLConfig
+from agentgym.trainers.config import ConfigError, RLConfig, read_run_file
 from agentgym.trainers.eapo import EAPOTrainer
 from agentgym.trainers.grpo import DAPOTrainer, GRPOTrainer
 from agentgym.trainers.igpo import IGPOTrainer
@@ -110,22 +110,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 def load_run_spec(source: str | Path | dict[str, Any], overrides: Sequence[str] = ()) -> RunSpec:
     """Parse and validate a run file (a YAML path or an already-loaded mapping) with `--set` overrides."""
-    import yaml
 
-    if isinstance(source, dict):
-        data = dict(source)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {str(path)!r} not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise ConfigError("yaml", f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-        if not isinstance(data, dict):
-            raise ConfigError("yaml", f"{path}: expected a mapping of keys (trainer, model, env, ...)")
+    data = dict(source) if isinstance(source, dict) else read_run_file(source)
     data = apply_overrides(data, overrides)
     name = data.get("trainer", "grpo")
     if not isinstance(name, str):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentgym.trainers.config import ConfigError
+from agentgym.trainers.config import ConfigError, read_run_file
 from agentgym.trainers.lm_data import chat_examples, read_chat_file, read_text_file, text_examples
 
 __all__ = ["SUPERVISED_TRAINERS", "SupervisedRun", "load_supervised_run", "read_run_file", "run_supervised"]
@@ -85,24 +85,6 @@ class SupervisedRun:
     @property
     def record_field(self) -> str:
         return self.field or ("text" if self.trainer == "cpt" else "messages")
-
-
-def read_run_file(path: str | Path) -> dict[str, Any]:
-    """A run file's YAML mapping (ConfigError naming the line when it is not valid YAML)."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError("yaml", f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    if not isinstance(data, dict):
-        raise ConfigError("yaml", f"{path}: expected a mapping of keys (trainer, model, data, ...)")
-    return data
 
 
 def load_supervised_run(source: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = ()
