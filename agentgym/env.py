@@ -165,6 +165,11 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         names = ", ".join(t.name for t in self.tools)
         return [{"role": "user", "content": f"No tool call found in your reply. Call one of the tools: {names}."}]
 
+    def should_truncate(self, state: EpisodeState) -> bool:
+        """Hook: end the episode truncated after this step for a reason of the env's own (a spent budget); the
+        turn limit needs no hook. False by default."""
+        return False
+
     def step_reward(self, state: EpisodeState, outputs: Sequence[ToolOutput]) -> float:
         """Reward for a non-final turn (0 by default; the rubric scores the episode at its end)."""
         return 0.0
@@ -215,7 +220,7 @@ class LanguageEnv(gym.Env[list[dict[str, Any]], Any]):
         observation, outputs = await self.handle_action(state, parsed)
         state.messages.extend(observation)
         terminated = state.done
-        truncated = not terminated and state.turn >= self.max_turns
+        truncated = not terminated and (state.turn >= self.max_turns or self.should_truncate(state))
         info: dict[str, Any] = {
             "turn": state.turn,
             "tool_calls": [c.name for c in parsed.calls],

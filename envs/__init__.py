@@ -35,3 +35,16 @@ def register_builtin_envs() -> None:
                  kwargs={"task": f"browsergym/miniwob.{name}"})
     register("BrowserGym-v0", "agentgym.envs.web.browsergym:BrowserGymEnv")
     register("WebShop-v0", "agentgym.envs.web.webshop:make_webshop_env")
+    # Graph-of-Thoughts tasks as thought-graph decision processes (ARIES; envs/thought_graph), with the
+    # programmatic reasoner unless a `reasoner=` is given
+    register("ThoughtGraph-v0", "agentgym.envs.thought_graph:ThoughtGraphEnv")
+    for family in ("sorting", "set_intersection"):
+        for size in (32, 64, 128):
+            register(f"thought_graph.{family}{size}-v0", "agentgym.envs.thought_graph:ThoughtGraphEnv",
+                     kwargs={"task": family, "size": size})
+    register("thought_graph.keyword_counting-v0", "agentgym.envs.thought_graph:ThoughtGraphEnv",
+             kwargs={"task": "keyword_counting", "size": 16})
+    register("thought_graph.doc_merging-v0", "agentgym.envs.thought_graph:ThoughtGraphEnv",
+             kwargs={"task": "doc_merging", "size": 32})
+    register("thought_graph.humaneval-v0", "agentgym.envs.thought_graph:ThoughtGraphEnv",
+             kwargs={"task": "humaneval"})

@@ -12,9 +12,10 @@ from agentgym.agents.base import (
     EpisodeSession,
     MessageSession,
 )
+from agentgym.agents.ensemble import ActionEnsembleAgent
 from agentgym.agents.scripted import FunctionAgent, ScriptedAgent
 from agentgym.agents.spec import make_agent
 from agentgym.agents.token_agent import TokenAgent, TokenSession
 
-__all__ = ["Agent", "AgentError", "AgentOutput", "ContextWindowExceeded", "EpisodeSession", "FunctionAgent",
-           "MessageSession", "ScriptedAgent", "TokenAgent", "TokenSession", "make_agent"]
+__all__ = ["ActionEnsembleAgent", "Agent", "AgentError", "AgentOutput", "ContextWindowExceeded", "EpisodeSession",
+           "FunctionAgent", "MessageSession", "ScriptedAgent", "TokenAgent", "TokenSession", "make_agent"]
