@@ -139,6 +139,21 @@ class Trajectory:
                 out += [t.assistant, *t.observation]
         return out
 
+    def context_conversations(self) -> list[list[dict[str, Any]]]:
+        """The episode as the conversations its policy saw, one per context: each starts with the prompt of its
+        first turn and holds its turns' assistant messages (and, inside the context, their observations)."""
+        out: list[list[dict[str, Any]]] = []
+        k = 0
+        for segment in self.contexts():
+            conversation = self.turn_prompt(k)
+            for t in segment:
+                conversation.append(t.assistant)
+                if not t.context_reset:
+                    conversation.extend(t.observation)
+            out.append(conversation)
+            k += len(segment)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["task"] = self.task.to_dict() if self.task is not None else None

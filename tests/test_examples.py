@@ -52,3 +52,28 @@ def test_web_shop_example_runs():
     assert "textbox 'Search' value='hiking boots'" in out.stdout  # the page after fill + click
     assert "shopper: success 3 / 3" in out.stdout
     assert "eps=0.3 tree search: success 1.00" in out.stdout
+
+
+def test_thought_graph_example_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "thought_graph.py"), "--tasks", "4"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert '>> <tool_call> {"name": "decompose", "arguments": {"node": 0, "parts": 2}} </tool_call>' in out.stdout
+    assert "0 root problem: sort 32 numbers" in out.stdout and "reward 1" in out.stdout
+    assert "got  success 4 / 4, 22.0 reasoner calls per episode" in out.stdout
+    assert "io   success" in out.stdout and "tot  success" in out.stdout
+
+
+@pytest.mark.slow
+def test_train_thought_graph_example_smoke_run(tmp_path):
+    """The thought-graph training example, shrunk: real SmolLM2 weights, warm start on GoT demos, a GRPO budget."""
+    out_json = tmp_path / "run.json"
+    args = ["--demos", "2", "--sft-epochs", "1", "--minutes", "0.05", "--eval-tasks", "1", "--tasks-per-step", "1",
+            "--group-size", "2", "--max-turns", "3", "--max-new-tokens", "24", "--out", str(out_json)]
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "train_thought_graph.py"), *args],
+                         capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "before: success" in out.stdout and "after warm start: success" in out.stdout
+    run = json.loads(out_json.read_text())
+    assert run["before"]["n"] == run["after"]["n"] == 1 and run["history"]
+    assert run["warm_start"]["demos"] >= 1 and run["warm_start"]["demo_tokens"] > 0

@@ -321,10 +321,13 @@ class TrainerRuntime:
                    tasks: int | None = None, epochs: int = 1, learning_rate: float | None = None) -> dict[str, float]:
         """Behaviour cloning on successful trajectories before RL (expert iteration when none are given).
 
-        With `trajectories`, clone the successful ones. Without, run `rounds` of expert iteration: sample
-        `group_size` episodes on `tasks` training tasks with the current policy, keep the successes, clone.
+        With `trajectories`, clone the successful ones: the policy tokens of episodes a token-level policy
+        generated (the recorded token view), and the assistant messages, under the tokenizer's chat template,
+        of demonstrations by message-level agents (an API model, a scripted schedule or oracle). Without, run
+        `rounds` of expert iteration: sample `group_size` episodes on `tasks` training tasks with the current
+        policy, keep the successes, clone.
         """
-        from agentgym.trainers.sft import behaviour_cloning, successful
+        from agentgym.trainers.sft import behaviour_cloning, chat_sft, successful
 
         lr = learning_rate or self.config.learning_rate
         stats: dict[str, float] = {}
@@ -335,8 +338,17 @@ class TrainerRuntime:
                 groups = asyncio.run(self.rollout(self.sampler.next(tasks or self.config.tasks_per_step)))
                 pool = [t for g in groups for t in g]
             keep = successful(pool)
-            stats = behaviour_cloning(self.model, self.tokenizer, keep, epochs=epochs, learning_rate=lr,
+            recorded = [t for t in keep if all(turn.token_ids for turn in t.turns)]
+            demos = [t for t in keep if not all(turn.token_ids for turn in t.turns)]
+            stats = behaviour_cloning(self.model, self.tokenizer, recorded, epochs=epochs, learning_rate=lr,
                                       micro_batch_size=self.config.micro_batch_size, max_length=self.config.max_length)
+            if demos:
+                conversations = [c for t in demos for c in t.context_conversations()]
+                lm = chat_sft(self.model, self.tokenizer, conversations, epochs=epochs, learning_rate=lr,
+                              micro_batch_size=self.config.micro_batch_size, max_length=self.config.max_length,
+                              log_every=10**9)
+                stats.update({"demo_nll_first": lm.first_loss, "demo_nll_last": lm.losses[-1] if lm.losses else
+                              float("nan"), "demo_tokens": lm.tokens, "demos": len(demos)})
             stats["kept"], stats["sampled"] = len(keep), len(pool)
             self.sync_weights()
         return stats
