@@ -27,6 +27,7 @@ def main() -> None:
     a = ap.parse_args()
 
     from agentgym.envs.thought_graph import ThoughtGraphEnv, schedule_agent
+
     from agentgym.rollout import collect
 
     env_kwargs = {"task": a.family, "size": a.size, "reasoner": a.reasoner}

@@ -42,8 +42,9 @@ def main() -> None:
 
     import torch
     from agentgym.envs.thought_graph import schedule_agent
-    from agentgym.rollout import collect
     from agentgym.trainers import GRPOConfig, GRPOTrainer
+
+    from agentgym.rollout import collect
 
     torch.manual_seed(a.seed)
     t_start = time.perf_counter()
