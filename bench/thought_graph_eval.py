@@ -5,7 +5,7 @@ Thoughts schedule and the ARIES policy.
     python bench/thought_graph_eval.py --tasks 10 --families sorting
     python bench/thought_graph_eval.py --smollm --tasks 5    # + SmolLM2-135M (hf:smollm2) as the ARIES policy over
                                                              #   the programmatic reasoner, and as the reasoner
-                                                             #   under the IO and GoT schedules, smallest sizes
+                                                             #   under IO, CoT and GoT (sorting-32, 3 tasks)
 
 Every row is measured in this run on the same held-out task ids ("test-0" ...) of each env; the GoT schedule is
 the published one (parts of 16 items for sorting and set intersection, 4 parts for keyword counting, 2 for
@@ -56,7 +56,8 @@ def run(env: str, agent: Any, tasks: int, env_kwargs: dict[str, Any], concurrenc
     calls = [t.info.get("reasoner_usage", {}).get("calls", 0) for t in trajs]
     return {"success": statistics.mean(float(t.success) for t in trajs), "n": len(trajs),
             "calls": statistics.mean(calls), "turns": statistics.mean(len(t.turns) for t in trajs),
-            "errors": sum(t.error is not None for t in trajs), "seconds": time.perf_counter() - t0}
+            "errors": sum(t.error is not None for t in trajs), "seconds": time.perf_counter() - t0,
+            "first_error": next((t.error for t in trajs if t.error is not None), None)}
 
 
 def main() -> None:
@@ -66,6 +67,10 @@ def main() -> None:
     ap.add_argument("--schedules", nargs="*", default=["io", "cot", "tot", "got"])
     ap.add_argument("--smollm", action="store_true", help="also SmolLM2 as the ARIES policy and as the reasoner")
     ap.add_argument("--ensemble", type=int, default=5, help="ARIES action-ensemble size")
+    ap.add_argument("--smollm-families", nargs="*", default=["sorting"])
+    ap.add_argument("--smollm-tasks", type=int, default=3)
+    ap.add_argument("--smollm-turns", type=int, default=12, help="the ARIES policy's turn limit")
+    ap.add_argument("--smollm-tokens", type=int, default=256, help="new tokens per SmolLM2 call")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--out", help="write the rows as JSON here")
     a = ap.parse_args()
@@ -76,7 +81,8 @@ def main() -> None:
     def report(env: str, policy: str, reasoner: str, r: dict[str, Any]) -> None:
         rows.append({"env": env, "policy": policy, "reasoner": reasoner, **r})
         print(f"{env:38} {policy:28} {reasoner:14} {r['success']:8.0%} {r['calls']:7.1f} {r['turns']:6.1f} "
-              f"{r['seconds']:6.0f}" + (f"  ({r['errors']} errored)" if r["errors"] else ""), flush=True)
+              f"{r['seconds']:6.0f}" + (f"  ({r['errors']} errored: {r['first_error'][-300:]!r})" if r["errors"] else ""),
+              flush=True)
 
     for family in a.families:
         for size in SIZES[family]:
@@ -89,15 +95,17 @@ def main() -> None:
 
         from agentgym.agents import make_agent
 
-        smollm = make_agent("hf:smollm2", max_tokens=160, temperature=0.7)
-        for family in a.families:
+        smollm = make_agent("hf:smollm2", max_tokens=a.smollm_tokens, temperature=0.7)
+        for family in a.smollm_families:
             size = SIZES[family][0]
             env = env_id(family, size)
+            # ARIES re-prompts the policy with the graph and the action history each step: context="graph"
             policy = aries_policy(smollm, ensemble=a.ensemble)
-            report(env, f"aries(smollm2, n={a.ensemble})", "programmatic", run(env, policy, a.tasks, {}, 1))
+            report(env, f"aries(smollm2, n={a.ensemble})", "programmatic",
+                   run(env, policy, a.smollm_tasks, {"context": "graph", "max_turns": a.smollm_turns}, 1))
             for name, reasoner in (("io", LLMReasoner(smollm)), ("cot", LLMReasoner(smollm, chain_of_thought=True)),
                                    ("got", LLMReasoner(smollm))):
-                report(env, name, "smollm2", run(env, schedule(name, family, size), a.tasks,
+                report(env, name, "smollm2", run(env, schedule(name, family, size), a.smollm_tasks,
                                                  {"reasoner": reasoner}, 1))
     if a.out:
         with open(a.out, "w") as f:

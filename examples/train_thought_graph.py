@@ -2,8 +2,9 @@
 programmatic reasoner, which sorts short lists well and long ones badly, so the policy has to decompose, solve the
 parts several times, keep the best, merge and submit.
 
-The reasoner stays fixed inside the env; only the policy learns. A warm start clones the Graph of Thoughts
-schedule's successful episodes on training tasks (the trainer's `warm_start`, through the chat template), then
+The reasoner stays fixed inside the env; only the policy learns. The env runs in its compact view (tools by
+signature, scores-only graph lines). A warm start clones the Graph of Thoughts schedule's successful episodes on
+training tasks (the trainer's `warm_start`, through the chat template), then
 GRPO trains on the env's reward (1 for an exactly sorted submission). Held-out success (greedy) is measured
 before training, after the warm start and after GRPO.
 
@@ -25,15 +26,15 @@ ENV = "thought_graph.sorting32-v0"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--demos", type=int, default=16, help="GoT-schedule episodes on training tasks to clone")
-    ap.add_argument("--sft-epochs", type=int, default=3)
-    ap.add_argument("--sft-lr", type=float, default=5e-5)
-    ap.add_argument("--minutes", type=float, default=10.0, help="GRPO wall-time budget")
+    ap.add_argument("--demos", type=int, default=12, help="GoT-schedule episodes on training tasks to clone")
+    ap.add_argument("--sft-epochs", type=int, default=2)
+    ap.add_argument("--sft-lr", type=float, default=1e-4)
+    ap.add_argument("--minutes", type=float, default=8.0, help="GRPO wall-time budget")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--tasks-per-step", type=int, default=2)
     ap.add_argument("--group-size", type=int, default=4)
-    ap.add_argument("--eval-tasks", type=int, default=20)
-    ap.add_argument("--max-turns", type=int, default=14)
+    ap.add_argument("--eval-tasks", type=int, default=10)
+    ap.add_argument("--max-turns", type=int, default=10)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-5)
     ap.add_argument("--seed", type=int, default=0)
@@ -48,7 +49,7 @@ def main() -> None:
 
     torch.manual_seed(a.seed)
     t_start = time.perf_counter()
-    env_kwargs = {"solution_chars": 0, "max_turns": a.max_turns}
+    env_kwargs = {"compact": True, "max_turns": a.max_turns}
     config = GRPOConfig(steps=a.steps, tasks_per_step=a.tasks_per_step, group_size=a.group_size,
                         max_new_tokens=a.max_new_tokens, max_length=8192, learning_rate=a.lr, temperature=0.7,
                         micro_batch_size=2, seed=a.seed, log_every=1)
@@ -62,7 +63,9 @@ def main() -> None:
 
     before = held_out("before")
     demo_ids = trainer.train_tasks[: a.demos]
-    demos = collect(ENV, schedule_agent("got", size=32), demo_ids, progress=False, env_kwargs=env_kwargs)
+    # the GoT schedule without its final refinement (8 turns), in the compact view the policy sees
+    demos = collect(ENV, schedule_agent("got", size=32, refine_rounds=0), demo_ids, progress=False,
+                    env_kwargs={"compact": True})
     warm = trainer.warm_start(demos, epochs=a.sft_epochs, learning_rate=a.sft_lr)
     print(f"warm start: cloned {warm.get('demos', 0)} of {len(demos)} schedule episodes "
           f"({warm.get('demo_tokens', 0)} tokens), NLL {warm.get('demo_nll_first', float('nan')):.3f} -> "

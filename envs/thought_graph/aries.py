@@ -5,7 +5,9 @@ one transformation (decompose, solve, refine, reduce, aggregate, score, submit);
 and the majority is executed. The thought-graph env already writes the graph, the action history and the
 instruction to reason briefly and then call one tool into the policy's messages, so the ARIES policy here is
 composition only: a sampled LLM agent wrapped in `ActionEnsembleAgent`. It runs on the env like any other
-policy (`rollout`, `evaluate`), and its tokens are the policy's; the reasoner's are counted apart.
+policy (`rollout`, `evaluate`), and its tokens are the policy's; the reasoner's are counted apart. ARIES
+re-prompts its policy with the current graph and the action history at every step rather than growing one
+conversation: that is the env's `context="graph"` mode (`ThoughtGraphEnv(..., context="graph")`).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from agentgym.envs.thought_graph.reasoner import ProgrammaticReasoner, Reasoner
 from agentgym.envs.thought_graph.task import TaskInstance, ThoughtTask
 
 from agentgym.env import LanguageEnv
+from agentgym.messages import Message, ToolCall
 from agentgym.protocols import ParsedAction, ToolOutput, ToolProtocol
 from agentgym.rubric import RewardFunc, Rubric
 from agentgym.state import EpisodeState
@@ -347,6 +348,8 @@ class ThoughtGraphEnv(LanguageEnv):
         tasks_file: a Graph of Thoughts CSV of the task family to play instead of generated tasks.
         max_k: most candidates per `solve` / `aggregate` call; max_parts: most parts per `decompose`.
         solution_chars: how much of each solution the graph rendering shows (0: scores only, for small models).
+        compact: the short view for small policies and CPU training: the system prompt describes the tools by
+            their signatures (no JSON schemas) and the graph shows scores only (`solution_chars=0`).
         context: "conversation" (default: each observation is appended to the conversation) or "graph" (ARIES'
             view: after every step the whole context is rebuilt as the problem, the actions so far, the last
             results and the graph, with `info["context_reset"]`, so the prompt stays short however long the
@@ -371,6 +374,7 @@ class ThoughtGraphEnv(LanguageEnv):
         max_parts: int = 16,
         solution_chars: int = 120,
         context: str = "conversation",
+        compact: bool = False,
         sizes: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -387,7 +391,8 @@ class ThoughtGraphEnv(LanguageEnv):
         if max_calls is not None and max_calls < 1:
             raise ValueError("max_calls must be at least 1 (or None for no budget)")
         self.size, self.max_calls, self.max_tokens = size, max_calls, max_tokens
-        self.max_k, self.max_parts, self.solution_chars = max_k, max_parts, solution_chars
+        self.compact = compact
+        self.max_k, self.max_parts, self.solution_chars = max_k, max_parts, 0 if compact else solution_chars
         self.reasoner = _make_reasoner(reasoner, dict(reasoner_options or {}))
         tasks = self._task_set(tasks_file, sizes)
         rubric = Rubric([RewardFunc(success, 1.0), RewardFunc(progress, 0.0), RewardFunc(reasoner_cost, 0.0)])
@@ -430,6 +435,15 @@ class ThoughtGraphEnv(LanguageEnv):
         reasoner = self.reasoner.fork(int(self.np_random.integers(2**31)))
         state.data[CONTEXT_KEY] = EpisodeGraph(ThoughtGraph.start(self.family, problem), state.task.answer, reasoner,
                                                self.max_calls, self.max_tokens)
+
+    def build_system_prompt(self, task: Task) -> str:
+        """The instructions with the tools' JSON schemas, or in the compact view the instructions (which give
+        every signature) with the protocol's call format only."""
+        if not self.compact or self.protocol.native:
+            return super().build_system_prompt(task)
+        example = self.protocol.encode_calls(Message("assistant", None, [ToolCall("call_0", "solve",
+                                                                                  '{"nodes": [0], "k": 2}')]))
+        return f"{self.system_prompt}\nCall a tool like this:\n{example}"
 
     def initial_messages(self, task: Task, state: EpisodeState) -> list[dict[str, Any]]:
         messages = super().initial_messages(task, state)

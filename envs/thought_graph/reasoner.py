@@ -171,5 +171,6 @@ class ProgrammaticReasoner(Reasoner):
         return outs
 
     async def decompose(self, task: ThoughtTask, problem: Problem, parts: int) -> list[Problem] | None:
+        split = task.split(problem, parts)  # a family that cannot be split raises before any call is counted
         self.usage.add()
-        return task.split(problem, parts)
+        return split

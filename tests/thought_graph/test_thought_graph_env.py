@@ -247,8 +247,8 @@ def test_humaneval_schedules_run_end_to_end_in_the_sandbox(schedule, kwargs):
 def test_humaneval_decomposition_needs_an_llm_reasoner():
     env = ThoughtGraphEnv("humaneval")
     env.reset(options={"task_id": "humaneval-HumanEval/0"})
-    obs, *_ = env.step(call("decompose", node=0, parts=2))
-    assert "needs an LLM reasoner" in obs[-1]["content"]
+    obs, _, _, _, info = env.step(call("decompose", node=0, parts=2))
+    assert "needs an LLM reasoner" in obs[-1]["content"] and info["reasoner_usage"]["calls"] == 0
     env.close()
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trainers"))
 from _tiny_rl import smollm2_tokenizer, tiny_model
 
 ENV = "thought_graph.sorting32-v0"
-ENV_KWARGS = {"solution_chars": 0, "max_turns": 4}
+ENV_KWARGS = {"compact": True, "max_turns": 4}
 
 
 def test_grpo_trains_the_policy_over_the_programmatic_reasoner():
@@ -32,7 +32,7 @@ def test_grpo_trains_the_policy_over_the_programmatic_reasoner():
 
     # warm start on the GoT schedule's successful demonstrations (full episodes, so more turns than RL allows)
     demos = collect(ENV, schedule_agent("got", size=32), ["train-0", "train-1"], progress=False,
-                    env_kwargs={"solution_chars": 0})
+                    env_kwargs={"compact": True})
     assert any(d.success for d in demos)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     stats = trainer.warm_start(demos, epochs=2, learning_rate=1e-3)
