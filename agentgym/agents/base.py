@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agentgym.models.context import ContextWindowExceeded
 
-__all__ = ["Agent", "AgentError", "AgentOutput", "ContextWindowExceeded", "EpisodeSession", "MessageSession"]
+__all__ = ["Agent", "AgentError", "AgentOutput", "ContextWindowExceeded", "EpisodeSession", "MessageSession",
+           "ModelUsage"]
 
 
 class AgentError(RuntimeError):
@@ -42,6 +43,32 @@ class AgentOutput:
     extra: dict[str, Any] = field(default_factory=dict)
     # facts the episode loop merges into `Trajectory.info` (e.g. a search agent's `search_tree`)
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelUsage:
+    """Calls, tokens and cost of a model an env runs inside itself (a simulated user, a reasoner), counted
+    apart from the policy's."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    calls: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, output: AgentOutput | None = None) -> None:
+        """Count one call (and, given the model's output, its tokens and cost)."""
+        self.calls += 1
+        if output is not None:
+            self.prompt_tokens += int(output.prompt_tokens or 0)
+            self.completion_tokens += int(output.completion_tokens or 0)
+            self.cost += float(output.cost or 0.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class EpisodeSession(ABC):

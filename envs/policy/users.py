@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentgym.envs.policy.types import PolicyTask
 
+from agentgym.agents.base import ModelUsage
+
 if TYPE_CHECKING:
-    from agentgym.agents.base import Agent, AgentOutput
+    from agentgym.agents.base import Agent
 
 __all__ = ["STOP_TOKEN", "LLMUser", "SimulatedUser", "UserUsage", "user_system_prompt"]
 
@@ -24,24 +25,8 @@ STOP_TOKEN = "###STOP###"
 GREETING = "Hi! How can I help you today?"
 
 
-@dataclass
-class UserUsage:
-    """Tokens and cost the simulated user spent in one episode (never added to the policy's)."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    calls: int = 0
-
-    def add(self, output: AgentOutput) -> None:
-        """Count one generation of the user's model."""
-        self.prompt_tokens += int(output.prompt_tokens or 0)
-        self.completion_tokens += int(output.completion_tokens or 0)
-        self.cost += float(output.cost or 0.0)
-        self.calls += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+#: tokens and cost the simulated user spent in one episode (never added to the policy's)
+UserUsage = ModelUsage
 
 
 class SimulatedUser(ABC):

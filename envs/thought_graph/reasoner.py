@@ -12,41 +12,18 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
 import numpy as np
 from agentgym.envs.thought_graph.task import Problem, Solution, ThoughtTask
 
-if TYPE_CHECKING:
-    from agentgym.agents.base import AgentOutput
+from agentgym.agents.base import ModelUsage
 
 __all__ = ["Outcome", "ProgrammaticReasoner", "Reasoner", "ReasonerUsage"]
 
 
-@dataclass
-class ReasonerUsage:
-    """What the reasoner spent in one episode: model calls, tokens and cost."""
-
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def add(self, output: AgentOutput | None = None) -> None:
-        """Count one call (and, given a model's output, its tokens and cost)."""
-        self.calls += 1
-        if output is not None:
-            self.prompt_tokens += int(output.prompt_tokens or 0)
-            self.completion_tokens += int(output.completion_tokens or 0)
-            self.cost += float(output.cost or 0.0)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tokens": self.tokens}
+#: what the reasoner spent in one episode: model calls, tokens and cost
+ReasonerUsage = ModelUsage
 
 
 @dataclass

@@ -26,10 +26,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TaskInstance", "ThoughtTask"]
+from agentgym.tool import ToolArgumentError
+
+__all__ = ["TaskInstance", "ThoughtTask", "UnsupportedOperation"]
 
 Problem = Any
 Solution = Any
+
+
+class UnsupportedOperation(ToolArgumentError):
+    """The task family does not support this transformation (or file format); inside an episode the policy
+    reads the message as the action's result."""
 
 
 @dataclass
@@ -105,17 +112,17 @@ class ThoughtTask(ABC):
 
     def split(self, problem: Problem, parts: int) -> list[Problem]:
         """Split a problem into `parts` part problems (contiguous and as equal as possible)."""
-        raise NotImplementedError(f"{self.name} problems cannot be decomposed")
+        raise UnsupportedOperation(f"{self.name} problems cannot be decomposed")
 
     def join(self, problem: Problem, part_problems: Sequence[Problem]) -> Problem:
         """The problem that a union of some of `problem`'s parts poses (e.g. the concatenated sublists)."""
-        raise NotImplementedError(f"{self.name} problems cannot be decomposed")
+        raise UnsupportedOperation(f"{self.name} problems cannot be decomposed")
 
     def merge(self, problem: Problem, part_solutions: Sequence[Solution]) -> Solution:
         """Merge parts' solutions into a solution of `problem` the way a careful merger would, keeping the
         parts' mistakes (a two-pointer merge of sorted lists, a union of partial intersections, summed
         counts ...)."""
-        raise NotImplementedError(f"{self.name} problems cannot be decomposed")
+        raise UnsupportedOperation(f"{self.name} problems cannot be decomposed")
 
     # ------------------------------------------------------------------ a programmatic reasoner's ingredients
 
@@ -141,15 +148,15 @@ class ThoughtTask(ABC):
     def aggregate_prompt(self, problem: Problem, part_problems: Sequence[Problem],
                          part_solutions: Sequence[Solution]) -> str:
         """Ask to merge the parts' solutions into one solution of `problem`."""
-        raise NotImplementedError(f"{self.name} problems cannot be aggregated")
+        raise UnsupportedOperation(f"{self.name} problems cannot be aggregated")
 
     def decompose_prompt(self, problem: Problem, parts: int) -> str:
         """Ask to split `problem` into `parts` part problems."""
-        raise NotImplementedError(f"{self.name} problems cannot be decomposed")
+        raise UnsupportedOperation(f"{self.name} problems cannot be decomposed")
 
     def parse_parts(self, problem: Problem, parts: int, text: str) -> list[Problem] | None:
         """Read the part problems from a model's reply to `decompose_prompt`; None if unusable."""
-        raise NotImplementedError(f"{self.name} problems cannot be decomposed")
+        raise UnsupportedOperation(f"{self.name} problems cannot be decomposed")
 
     # ------------------------------------------------------------------ task sets
 
@@ -159,7 +166,7 @@ class ThoughtTask(ABC):
 
     def load_csv(self, path: str | Path) -> list[TaskInstance]:
         """Problems from a file in Graph of Thoughts' own CSV format for this family."""
-        raise NotImplementedError(f"{self.name} has no file format")
+        raise UnsupportedOperation(f"{self.name} has no file format")
 
     # ------------------------------------------------------------------ JSON
 

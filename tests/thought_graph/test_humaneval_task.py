@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from agentgym.envs.thought_graph.reasoner import ProgrammaticReasoner
+from agentgym.envs.thought_graph.task import UnsupportedOperation
 from agentgym.envs.thought_graph.tasks.humaneval import HumanEvalThoughtTask
 
 
@@ -97,7 +98,7 @@ async def test_programmatic_reasoner_mixes_right_and_wrong(task: HumanEvalThough
 
 def test_split_needs_an_llm(task: HumanEvalThoughtTask) -> None:
     problem = task.instance("HumanEval/0").problem
-    with pytest.raises(NotImplementedError, match="needs an LLM reasoner"):
+    with pytest.raises(UnsupportedOperation, match="needs an LLM reasoner"):
         task.split(problem, 2)
 
 

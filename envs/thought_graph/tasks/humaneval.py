@@ -38,7 +38,13 @@ from agentgym.envs.code.humaneval_grader import (
     parse_grading,
     plan_tests,
 )
-from agentgym.envs.thought_graph.task import Problem, Solution, TaskInstance, ThoughtTask
+from agentgym.envs.thought_graph.task import (
+    Problem,
+    Solution,
+    TaskInstance,
+    ThoughtTask,
+    UnsupportedOperation,
+)
 from agentgym.tools.python import PythonSandbox, SandboxLimits, SandboxPool, make_sandbox
 
 __all__ = ["HumanEvalThoughtTask", "mutation_sites"]
@@ -365,7 +371,7 @@ class HumanEvalThoughtTask(ThoughtTask):
 
     def split(self, problem: Problem, parts: int) -> list[Problem]:
         """Not possible for code: there is no exact, programmatic way to cut a function into helpers."""
-        raise NotImplementedError(
+        raise UnsupportedOperation(
             "HumanEval problems have no programmatic decomposition: decomposing a HumanEval problem into helper "
             "functions needs an LLM reasoner (decompose_prompt / parse_parts), not ProgrammaticReasoner")
 
