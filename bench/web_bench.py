@@ -38,11 +38,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentgym.envs.web.env import WebEnv
 from agentgym.envs.web.shop import Catalog, Goal, ShopServer, ShopSite
 from agentgym.envs.web.shop.policies import ShopPolicy, goals_for, shop_value
 from agentgym.envs.web.webshop import WebShopEnv
-from agentgym.tools.browser.base import WebBackend
 
 import agentgym
 from agentgym.agents import FunctionAgent
@@ -60,47 +58,6 @@ def pct(xs: Sequence[float], q: float) -> float:
 
 def ms(x: float) -> str:
     return f"{x * 1000:.1f} ms" if x < 0.1 else f"{x * 1000:.0f} ms"
-
-
-# ------------------------------------------------------------------------------------------------ shared shop
-
-
-class SharedShopEnv(WebShopEnv):
-    """`WebShopEnv` over a shared site, server and backend (left running when the env closes), so that many env
-    instances in one process use one shop server and one browser."""
-
-    def __init__(self, site: ShopSite, server: ShopServer, shared_backend: WebBackend, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.site, self.server = site, server
-        self._backend, self._backend_factory, self._own_backend = shared_backend, None, False
-
-    async def aclose(self) -> None:
-        await WebEnv.aclose(self)  # not WebShopEnv's: the shared server keeps running
-
-
-class SharedShop:
-    """One shop server and one backend ("http" or "browser") for many `SharedShopEnv`s; close with `aclose`."""
-
-    def __init__(self, kind: str, max_contexts: int = 8) -> None:
-        self.kind = kind
-        self.catalog = Catalog.generate()
-        self.site = ShopSite(self.catalog)
-        self.server = ShopServer(self.site).start()
-        if kind == "browser":
-            from agentgym.tools.browser.playwright_backend import PlaywrightBackend
-
-            self.backend: WebBackend = PlaywrightBackend(max_contexts=max_contexts)
-        else:
-            from agentgym.envs.web.http_backend import HTTPBackend
-
-            self.backend = HTTPBackend(base_url=self.server.base_url)
-
-    def env(self, **kwargs: Any) -> SharedShopEnv:
-        return SharedShopEnv(self.site, self.server, self.backend, backend=self.kind, **kwargs)
-
-    async def aclose(self) -> None:
-        await self.backend.aclose()
-        self.server.close()
 
 
 # ------------------------------------------------------------------------------------------------ parts
@@ -161,13 +118,17 @@ def part_b(episodes: int) -> list[Row]:
     ids = [f"test-{i}" for i in range(episodes)]
 
     async def shared(kind: str) -> dict[int, tuple[float, float]]:
-        shop = SharedShop(kind, max_contexts=8)
+        def make() -> WebShopEnv:  # every env of the process shares one server (and, per loop, one browser)
+            return WebShopEnv(backend=kind, browser_kwargs={"max_contexts": 8})
+
+        anchor = make()  # holds the shared server and browser between the collections
         try:
-            goals = goals_for(shop.env(), ids)
-            await _collect_rate(shop.env, ids[:2], goals, 2)  # warm up
-            return {c: await _collect_rate(shop.env, ids, goals, c) for c in (1, 8)}
+            await anchor.areset()
+            goals = goals_for(anchor, ids)
+            await _collect_rate(make, ids[:2], goals, 2)  # warm up
+            return {c: await _collect_rate(make, ids, goals, c) for c in (1, 8)}
         finally:
-            await shop.aclose()
+            await anchor.aclose()
 
     for kind in ("http", "browser"):
         r = asyncio.run(shared(kind))
@@ -180,11 +141,12 @@ def part_b(episodes: int) -> list[Row]:
         probe = WebShopEnv()
         goals = goals_for(probe, ids)
         probe.close()
-        return await _collect_rate(lambda: agentgym.make("WebShop-v0", backend="browser"), ids, goals, 8)
+        return await _collect_rate(lambda: agentgym.make("WebShop-v0", backend="browser", shared=False), ids,
+                                   goals, 8)
 
     rate, ok = asyncio.run(default_browser())
-    rows.append(("b", f"`collect(\"WebShop-v0\", env_kwargs backend=\"browser\")`, concurrency 8 (each env its own "
-                 f"Chromium and server), {episodes} episodes",
+    rows.append(("b", f"`collect(\"WebShop-v0\", env_kwargs backend=\"browser\", shared=False)`, concurrency 8 (each "
+                 f"env its own Chromium and server), {episodes} episodes",
                  f"{rate:.2f}/s (browser launches included); success {ok:.0%}"))
     return rows
 
@@ -223,24 +185,28 @@ def part_c() -> list[Row]:
     """Chromium tree memory with 1 and 8 open sessions."""
 
     async def main() -> dict[int, tuple[int, int, int]]:
-        shop = SharedShop("browser", max_contexts=8)
+        from agentgym.tools.browser.playwright_backend import PlaywrightBackend
+
+        server = ShopServer(ShopSite(Catalog.generate())).start()
+        backend = PlaywrightBackend(max_contexts=8)
         out: dict[int, tuple[int, int, int]] = {}
         sessions = []
         try:
             for n in (1, 8):
                 while len(sessions) < n:
-                    s = await shop.backend.new_session()
-                    sid = shop.site.new_session()
-                    await s.goto(shop.server.url(f"/s/{sid}/search?q=hiking+boots"))
+                    s = await backend.new_session()
+                    sid = server.site.new_session()
+                    await s.goto(server.url(f"/s/{sid}/search?q=hiking+boots"))
                     sessions.append(s)
                 await asyncio.sleep(1.0)
-                pid = shop.backend.browser_pid  # type: ignore[attr-defined]
+                pid = backend.browser_pid
                 pids = _tree(pid)
                 out[n] = (_mem_kb(pids, "VmRSS", "status"), _mem_kb(pids, "Pss", "smaps_rollup"), len(pids))
         finally:
             for s in sessions:
                 await s.close()
-            await shop.aclose()
+            await backend.aclose()
+            server.close()
         return out
 
     m = asyncio.run(main())
@@ -269,17 +235,16 @@ def part_e(n_tasks: int, eps: float, depth: int, branching: int, samples: int, b
     from agentgym.search_agents import TreeSearchAgent
 
     async def main() -> dict[str, Any]:
-        shop = SharedShop("http")
         ids = [f"test-{i}" for i in range(n_tasks)]
-        probe = shop.env(max_turns=20)
+        probe = WebShopEnv(max_turns=20)  # later envs share its shop server
         goals = goals_for(probe, ids)
-        value = shop_value(shop.catalog, goals)
+        value = shop_value(probe.catalog, goals)
         res: dict[str, Any] = {"search": [], "search_calls": [], "greedy": [], "greedy_calls": [], "greedy_first": [],
                                "greedy_episodes": [], "search_reward": []}
         try:
             for k, tid in enumerate(ids):
                 policy = ShopPolicy(goals, eps, seed=k)
-                agent = TreeSearchAgent(FunctionAgent(policy, name="eps-shopper"), lambda: shop.env(max_turns=20),
+                agent = TreeSearchAgent(FunctionAgent(policy, name="eps-shopper"), lambda: WebShopEnv(max_turns=20),
                                         value, max_depth=depth, branching=branching, num_samples=samples,
                                         budget=budget)
                 traj = await run_episode(probe, agent, tid)
@@ -300,7 +265,6 @@ def part_e(n_tasks: int, eps: float, depth: int, branching: int, samples: int, b
                 res["greedy_episodes"].append(episodes)
         finally:
             await probe.aclose()
-            await shop.aclose()
         return res
 
     t0 = time.perf_counter()

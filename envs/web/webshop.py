@@ -1,7 +1,10 @@
 """`agentgym/WebShop-v0`: shopping tasks on the project's own shop, through plain HTTP or a real browser.
 
-The shop (`envs/web/shop`) is served by uvicorn on a free loopback port, one server for all episodes of an env
-(started at the first reset, stopped by `close()`); each episode gets its own shop session (`/s/<id>/`). The
+The shop (`envs/web/shop`) is served by uvicorn on a free loopback port (started at the first reset); each episode
+gets its own shop session (`/s/<id>/`). By default every `WebShopEnv` of a process over the same catalogue uses
+one shop server, and every browser-backed one on the same event loop one Chromium (a context per episode), so a
+`collect` pool of 8 envs runs one server and one browser; the last env to close stops them (`shared=False`:
+each env its own). The
 agent reads an instruction such as "I need a waterproof hiking boot, size 10, in black, under $80", searches,
 opens products, picks options and clicks "Buy Now"; the purchase ends the episode with WebShop's reward
 (`shop.reward.get_reward`: product type, attributes, options and price), and success is reward 1.
@@ -13,6 +16,8 @@ agent the same page text. `ShopOracle(env)` (`shop.shopper`) is a scripted polic
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from agentgym.envs.web.env import WebEnv
@@ -23,6 +28,7 @@ from agentgym.envs.web.shop.reward import Goal, get_reward
 from agentgym.envs.web.shop.server import ShopServer
 from agentgym.envs.web.shop.site import ShopSite
 from agentgym.tools.browser.base import PageSession, PageState, WebBackend
+from agentgym.tools.shared import SharedPool
 
 from agentgym.protocols import ToolProtocol
 from agentgym.state import EpisodeState
@@ -35,6 +41,9 @@ SYSTEM_PROMPT = (
     "product. Buying ends the task."
 )
 SESSION_KEY = "shop_session"
+# one shop server per catalogue, one browser per (event loop, browser settings), for the whole process
+SHOP_SERVERS: SharedPool[ShopServer] = SharedPool("shop servers")
+SHOP_BROWSERS: SharedPool[WebBackend] = SharedPool("shop browsers")
 
 
 class WebShopEnv(WebEnv):
@@ -46,7 +55,11 @@ class WebShopEnv(WebEnv):
         sizes: nominal number of tasks per split.
         n_products: catalogue size; `catalog_seed` picks the catalogue.
         show_instruction: also show the instruction at the top of every shop page (as WebShop does).
-        browser_kwargs: arguments for `PlaywrightBackend` when `backend="browser"`.
+        browser_kwargs: arguments for `PlaywrightBackend` when `backend="browser"` (`max_contexts`: episodes
+            open at once in the shared browser).
+        shared: share the shop server with every `WebShopEnv` of the process over the same catalogue, and the
+            browser with those on the same event loop and `browser_kwargs` (the default); False: this env
+            starts and stops its own.
         protocol, max_turns, obs_max_chars, **kwargs: as for `WebEnv`.
     """
 
@@ -62,6 +75,7 @@ class WebShopEnv(WebEnv):
         protocol: str | ToolProtocol = "browsergym",
         max_turns: int = 20,
         obs_max_chars: int | None = 12_000,
+        shared: bool = True,
         **kwargs: Any,
     ) -> None:
         if backend not in ("http", "browser"):
@@ -69,22 +83,36 @@ class WebShopEnv(WebEnv):
         self.backend_kind = backend
         self.browser_kwargs = dict(browser_kwargs or {})
         self.catalog = Catalog.generate(catalog_seed, n_products)
-        self.site = ShopSite(self.catalog, show_instruction=show_instruction)
-        self.server = ShopServer(self.site)
+        self.shared = shared
+        self._server_key: tuple[Any, ...] | None = (catalog_seed, n_products, show_instruction) if shared else None
+        self._browser_key: tuple[Any, ...] | None = None
+        if self._server_key is not None:
+            self.server = SHOP_SERVERS.acquire(
+                self._server_key, lambda: ShopServer(ShopSite(self.catalog, show_instruction=show_instruction)))
+        else:
+            self.server = ShopServer(ShopSite(self.catalog, show_instruction=show_instruction))
+        self.site = self.server.site
         self._sid: str | None = None
         kwargs.setdefault("system_prompt", SYSTEM_PROMPT)
         super().__init__(shop_tasks(self.catalog, sizes, salt=f"webshop{catalog_seed}:{n_products}"),
                          self._make_backend, start_url=self._start_url, reward=self._reward,
                          protocol=protocol, max_turns=max_turns, obs_max_chars=obs_max_chars, split=split,
                          **kwargs)
+        # a shared browser is closed by its last holder (aclose), not by WebEnv
+        self._own_backend = not (shared and backend == "browser")
 
     def _make_backend(self) -> WebBackend:
+        """Called by `WebEnv` at the first reset, inside the episode's event loop."""
         self.server.start()
-        if self.backend_kind == "browser":
-            from agentgym.tools.browser.playwright_backend import PlaywrightBackend
+        if self.backend_kind == "http":
+            return HTTPBackend(base_url=self.server.base_url)
+        from agentgym.tools.browser.playwright_backend import PlaywrightBackend
 
+        if not self.shared:
             return PlaywrightBackend(**self.browser_kwargs)
-        return HTTPBackend(base_url=self.server.base_url)
+        # Playwright's objects belong to one event loop, so a browser is shared per loop
+        self._browser_key = (asyncio.get_running_loop(), tuple(sorted(self.browser_kwargs.items(), key=str)))
+        return SHOP_BROWSERS.acquire(self._browser_key, lambda: PlaywrightBackend(**self.browser_kwargs))
 
     def _start_url(self, task: Task) -> str:
         if self._sid is None:
@@ -136,10 +164,24 @@ class WebShopEnv(WebEnv):
         return info
 
     async def aclose(self) -> None:
+        """End the episode; stop the server and browser when this env is their last holder."""
         try:
             await super().aclose()
         finally:
-            self.server.close()
+            browser_key, self._browser_key = self._browser_key, None
+            if browser_key is not None:
+                self._backend = None
+                last = SHOP_BROWSERS.release(browser_key)
+                if last is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(last.aclose(), self.action_timeout)
+            server_key, self._server_key = self._server_key, None
+            if server_key is not None:
+                last_server = SHOP_SERVERS.release(server_key)
+                if last_server is not None:
+                    last_server.close()
+            elif not self.shared:
+                self.server.close()
 
 
 def make_webshop_env(**kwargs: Any) -> WebShopEnv:

@@ -248,7 +248,7 @@ def test_server_start_stop_leaves_nothing_behind(catalog: Catalog) -> None:
 
 def test_webshop_env_with_the_oracle(catalog: Catalog) -> None:
     before = set(threading.enumerate())
-    env = agentgym.make("agentgym/WebShop-v0")
+    env = agentgym.make("agentgym/WebShop-v0", shared=False)  # its own server: stopped by its close
     base = env.unwrapped
     assert base.catalog is catalog  # cached: made once per (seed, size)
     agent = FunctionAgent(ShopOracle(base))
