@@ -140,15 +140,25 @@ def gae_advantages(
     gamma: float = 1.0,
     lam: float = 1.0,
     whiten: bool = True,
+    truncated: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalized Advantage Estimation over policy tokens; env tokens (mask 0) are skipped.
 
     The TD error and the value bootstrap jump over observation spans, so a multi-turn sequence is treated
     as one trajectory whose steps are the policy's tokens. Returns `(advantages, returns)`, with
     `returns = advantages + values` taken before whitening.
+
+    `truncated` (B,) marks rows whose response was cut before it finished (T-PPO's windows): Extended GAE
+    (Fan et al. 2025) bootstraps the missing state after the last token with the last value,
+    `V(s_l) := V(s_{l-1})`, instead of 0 (the value of a finished episode's end).
     """
     m = mask.to(values.dtype)
     next_value = torch.zeros_like(values[:, 0])
+    if truncated is not None:
+        positions = torch.arange(values.shape[1], device=values.device).expand_as(m)
+        last = torch.where(m > 0, positions, torch.full_like(positions, -1)).amax(dim=1)
+        last_value = values.gather(1, last.clamp(min=0).unsqueeze(1)).squeeze(1)
+        next_value = torch.where(truncated.bool() & (last >= 0), last_value, next_value)
     last_gae = torch.zeros_like(values[:, 0])
     out = torch.zeros_like(values)
     for t in range(values.shape[1] - 1, -1, -1):
