@@ -1,4 +1,5 @@
-"""Evaluation metrics: unbiased pass@k (Chen et al. 2021), pass^k (tau-bench), and episode summaries."""
+"""Evaluation metrics: unbiased pass@k (Chen et al. 2021), pass^k (tau-bench), majority voting (maj@k), and
+episode summaries."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from statistics import fmean
 from typing import Any
 
@@ -28,6 +30,40 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     return math.comb(c, k) / math.comb(n, k)
 
 
+def normalize_answer(answer: Any) -> str | None:
+    """The form answers are compared in for voting: a number as its exact value ("1,080.0" and "1080" agree),
+    other text lowercased with runs of whitespace collapsed; None for no answer."""
+    if answer is None:
+        return None
+    text = " ".join(str(answer).strip().lower().split())
+    if not text:
+        return None
+    number = text.replace(",", "").replace("$", "")
+    try:
+        return str(Fraction(number))
+    except (ValueError, ZeroDivisionError):
+        return text
+
+
+def majority_vote(trajectories: Sequence[Trajectory]) -> bool:
+    """Whether the most common answer among `trajectories` (one task's samples) is right: the vote takes the
+    answer given most often (ties: the one given first, by sample index) and is right when an episode that gave
+    it succeeded. Episodes without an answer do not vote; with no answer at all the vote fails."""
+    ordered = sorted(trajectories, key=lambda t: t.sample_index)
+    counts: dict[str, int] = {}
+    right: dict[str, bool] = {}
+    for t in ordered:
+        key = normalize_answer(t.answer)
+        if key is None:
+            continue
+        counts[key] = counts.get(key, 0) + 1
+        right[key] = right.get(key, False) or t.success
+    if not counts:
+        return False
+    best = max(counts, key=lambda a: counts[a])  # max keeps the first of equal counts: insertion order
+    return right[best]
+
+
 @dataclass
 class EvalSummary:
     """What an evaluation measured."""
@@ -41,6 +77,7 @@ class EvalSummary:
     mean_reward: float
     pass_at_k: dict[str, float] = field(default_factory=dict)
     pass_hat_k: dict[str, float] = field(default_factory=dict)
+    majority_at_k: dict[str, float] = field(default_factory=dict)
     mean_turns: float = 0.0
     mean_tool_calls: float = 0.0
     truncated_rate: float = 0.0
@@ -61,15 +98,21 @@ def summarize(trajectories: Sequence[Trajectory], k: int = 1, env_id: str = "", 
     ok = [t for t in trajectories if t.finished]
     errors = len(trajectories) - len(ok)
     by_task: dict[str, list[bool]] = defaultdict(list)
+    samples: dict[str, list[Trajectory]] = defaultdict(list)
     for t in ok:
         by_task[t.task_id].append(t.success)
+        samples[t.task_id].append(t)
     pak: dict[str, float] = {}
     phk: dict[str, float] = {}
+    maj: dict[str, float] = {}
     for kk in range(1, k + 1):
         eligible = [v for v in by_task.values() if len(v) >= kk]
         if eligible:
             pak[str(kk)] = fmean(pass_at_k(len(v), sum(v), kk) for v in eligible)
             phk[str(kk)] = fmean(pass_hat_k(len(v), sum(v), kk) for v in eligible)
+        voters = [sorted(v, key=lambda t: t.sample_index)[:kk] for v in samples.values() if len(v) >= kk]
+        if kk > 1 and voters:  # the vote of the first kk samples of each task
+            maj[str(kk)] = fmean(majority_vote(v) for v in voters)
     turns = [tr for t in ok for tr in t.turns]
     comps: dict[str, list[float]] = defaultdict(list)
     for t in ok:
@@ -86,6 +129,7 @@ def summarize(trajectories: Sequence[Trajectory], k: int = 1, env_id: str = "", 
         mean_reward=fmean(t.reward for t in ok) if ok else 0.0,
         pass_at_k=pak,
         pass_hat_k=phk,
+        majority_at_k=maj,
         mean_turns=fmean(t.num_turns for t in ok) if ok else 0.0,
         mean_tool_calls=fmean(t.num_tool_calls for t in ok) if ok else 0.0,
         truncated_rate=fmean(t.truncated for t in ok) if ok else 0.0,
@@ -107,6 +151,7 @@ def format_summary(s: EvalSummary) -> str:
     ]
     rows += [(f"pass@{k}", f"{v:.3f}") for k, v in s.pass_at_k.items()]
     rows += [(f"pass^{k}", f"{v:.3f}") for k, v in s.pass_hat_k.items()]
+    rows += [(f"maj@{k}", f"{v:.3f}") for k, v in s.majority_at_k.items()]
     rows += [
         ("mean turns", f"{s.mean_turns:.2f}"), ("mean tool calls", f"{s.mean_tool_calls:.2f}"),
         ("truncated", f"{s.truncated_rate:.3f}"),
