@@ -18,4 +18,6 @@ for name, folder in ROOTS.items():
 # the core package must not swallow the mapped folders (they are siblings on disk)
 packages = sorted(set(packages))
 
-setup(packages=packages, package_dir=package_dir, package_data={"": ["*.json", "*.jsonl", "*.txt", "*.yaml"]})
+# the viewer's page, stylesheet and script are inlined into every report at build time
+setup(packages=packages, package_dir=package_dir,
+      package_data={"": ["*.json", "*.jsonl", "*.txt", "*.yaml"], "agentgym.viewer": ["assets/*"]})

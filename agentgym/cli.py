@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -45,18 +46,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     env_kwargs = _parse_env_args(args.env_arg)
     env_id = agentgym.registry.full_id(args.env_id)
-    if env_id not in agentgym.list_envs():
+    if not env_id.startswith("remote:") and env_id not in agentgym.list_envs():
         raise CLIError(f"unknown environment {args.env_id!r}; run `agentgym list` to see the registered ones")
     if args.k < 1 or args.episodes < 1 or args.concurrency < 1:
         raise CLIError("--episodes, --k and --concurrency must be >= 1")
     try:  # validate env arguments before loading a model or calling a server
         agentgym.make(env_id, **env_kwargs).close()
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RuntimeError) as e:  # RuntimeError: a remote env's server cannot be used
         raise CLIError(f"cannot create {env_id} with {env_kwargs}: {e}") from None
-    agent = make_agent(
-        args.agent, base_url=args.base_url, api_key=args.api_key, temperature=args.temperature,
-        max_tokens=args.max_tokens, logprobs=args.logprobs or None,
-    )
+    agent_options = dict(base_url=args.base_url, api_key=args.api_key, temperature=args.temperature,
+                         max_tokens=args.max_tokens, logprobs=args.logprobs or None)
+    if args.ray_address is not None and not args.workers:
+        raise CLIError("--ray-address needs --workers N")
+    if args.workers:  # the agent is built in every Ray worker, not here
+        agent = _rollout_pool(args, env_id, env_kwargs, agent_options)
+    else:
+        agent = make_agent(args.agent, **agent_options)
     if args.search is not None:
         agent = _search_agent(args, agent, env_id, env_kwargs)
 
@@ -73,7 +78,62 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(format_summary(summary))
     if args.out:
         print(f"trajectories and summary.json written to {args.out}")
+        print(f"open the report: {_view_hint(args.out)}")
     return 0
+
+
+def _view_hint(*paths: str) -> str:
+    from agentgym.viewer import view_command
+
+    return view_command(paths)
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    """`agentgym view RUN_DIR ...`: write the runs' self-contained HTML report; `--serve`: serve it on loopback."""
+    from agentgym.viewer import build_report, make_server
+    from agentgym.viewer.build import report_url
+    from agentgym.viewer.data import RunNotFoundError
+
+    try:
+        path = build_report(args.run_dirs, args.out, title=args.title)
+    except RunNotFoundError as e:
+        raise CLIError(str(e)) from None
+    size = path.stat().st_size
+    print(f"report written to {path} ({size / 1e6:.1f} MB); open it in a browser: file://{path.resolve()}", flush=True)
+    if args.serve:
+        server = make_server(path, port=args.port)
+        print(f"serving {report_url(server, path)} (Ctrl-C to stop)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+    return 0
+
+
+def _rollout_pool(args: argparse.Namespace, env_id: str, env_kwargs: dict[str, Any],
+                  agent_options: dict[str, Any]) -> Any:
+    """`--workers N`: a `RayRolloutPool` whose workers each build the agent from `--agent` and play the
+    episodes (`--concurrency` of them per worker) on a local Ray instance or the cluster at `--ray-address`."""
+    from agentgym.agents.spec import KINDS
+
+    if args.workers < 1:
+        raise CLIError(f"--workers must be >= 1, got {args.workers}")
+    if args.search is not None:
+        raise CLIError("--search runs in this process; it cannot be combined with --workers")
+    if args.agent.partition(":")[0] not in KINDS:  # before starting Ray
+        raise CLIError(f"bad agent spec {args.agent!r}: use openai:MODEL, litellm:PROVIDER/MODEL or hf:PATH_OR_GGUF")
+    try:
+        from agentgym.distributed import AgentPolicy, RayRolloutPool
+
+        return RayRolloutPool(env_id, AgentPolicy(args.agent, {k: v for k, v in agent_options.items() if v is not None}),
+                              args.workers, env_kwargs=env_kwargs, address=args.ray_address,
+                              concurrency=args.concurrency)
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+    except ConnectionError as e:
+        raise CLIError(f"cannot join the Ray cluster at {args.ray_address}: {e}") from None
 
 
 def _search_agent(args: argparse.Namespace, policy: Any, env_id: str, env_kwargs: dict[str, Any]) -> Any:
@@ -116,6 +176,32 @@ def cmd_serve_model(args: argparse.Namespace) -> int:
     serve(spec, host=args.host, port=args.port, name=args.name or spec, seed=args.seed,
           max_batch_size=args.max_batch_size, max_model_len=args.max_model_len, lanes=args.lanes,
           request_timeout=args.request_timeout or None, default_max_tokens=args.default_max_tokens)
+    return 0
+
+
+def cmd_serve_env(args: argparse.Namespace) -> int:
+    """`agentgym serve-env ENV_ID`: host episodes of one env over HTTP for `remote:` clients."""
+    import agentgym
+
+    try:
+        from agentgym.remote.server import serve_env
+    except ImportError as e:
+        raise CLIError(f"serving envs needs the serve extra (pip install 'agentgym[serve]'): {e}") from None
+    env_kwargs = _parse_env_args(args.env_arg)
+    env_id = agentgym.registry.full_id(args.env_id)
+    if env_id.startswith("remote:") or env_id not in agentgym.list_envs():
+        raise CLIError(f"unknown environment {args.env_id!r}; run `agentgym list` to see the registered ones")
+    if args.max_episodes < 1 or args.idle_timeout < 0:
+        raise CLIError("--max-episodes must be >= 1 and --idle-timeout >= 0 (0: never evict)")
+    try:  # the same check as eval's, before the socket opens
+        agentgym.make(env_id, **env_kwargs).close()
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"cannot create {env_id} with {env_kwargs}: {e}") from None
+    url = f"remote:http://{args.host}:{args.port}/{env_id}"
+    serve_env(env_id, env_kwargs, host=args.host, port=args.port, max_episodes=args.max_episodes,
+              idle_timeout=args.idle_timeout or None,
+              on_ready=lambda: print(f"serving {env_id} (max {args.max_episodes} episodes); clients: "
+                                     f"agentgym.make({url!r})", flush=True))
     return 0
 
 
@@ -172,9 +258,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = spec.config
         check_model(spec.model)
         env = resolve_env(spec.env, spec.env_kwargs)
-        print(f"agentgym train: {spec.trainer} on {spec.env} with {spec.model}; {cfg.steps} steps of "
-              f"{cfg.tasks_per_step} tasks x {cfg.group_size} episodes"
-              + (f"; checkpoints in {cfg.output_dir}" if cfg.output_dir else ""), flush=True)
+        # under torchrun every rank runs this command; rank 0 speaks (the trainer joins the job itself)
+        say = print if os.environ.get("RANK", "0") == "0" else (lambda *a, **k: None)
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        say(f"agentgym train: {spec.trainer} on {spec.env} with {spec.model}; {cfg.steps} steps of "
+            f"{cfg.tasks_per_step} tasks x {cfg.group_size} episodes"
+            + (f" on {world} data-parallel ranks" if world > 1 else "")
+            + (f"; checkpoints in {cfg.output_dir}" if cfg.output_dir else ""), flush=True)
         trainer = build_trainer(spec, env=env)
     except ConfigError as e:
         raise CLIError(f"{args.config}: {e}") from None
@@ -182,13 +272,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
     with trainer:
         if trainer.resumed_from is not None:
-            print(f"resumed from {trainer.resumed_from} at step {trainer.step}", flush=True)
+            say(f"resumed from {trainer.resumed_from} at step {trainer.step}", flush=True)
         trainer.train()
         if cfg.output_dir and not cfg.checkpoint_every:
             path = trainer.save_checkpoint()
-            print(f"saved {path}")
+            say(f"saved {path}")
         elif cfg.output_dir:
-            print(f"checkpoints in {cfg.output_dir}")
+            say(f"checkpoints in {cfg.output_dir}")
+    if cfg.output_dir:
+        say(f"open the report: {_view_hint(cfg.output_dir)}")
+    from agentgym.trainers.distributed import shutdown
+
+    shutdown()  # leave the process group of a torchrun launch (a no-op otherwise)
     return 0
 
 
@@ -236,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env constructor argument")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--workers", type=int, default=0,
+                   help="play the episodes on N Ray rollout workers (--concurrency episodes each); 0: in this process")
+    p.add_argument("--ray-address", default=None,
+                   help="join this Ray cluster (auto, HOST:PORT, ray://HOST:PORT); default: a local Ray instance")
     p.add_argument("--search", default=None, choices=["best-first"],
                    help="search at every step before acting (Koh et al. 2024 best-first tree search; the env must "
                         "replay deterministically)")
@@ -258,6 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="total training steps (same as --set steps=N)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the output dir")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("view", help="write an HTML report of eval / training runs (transcripts, curves, comparison)")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="an eval --out folder or a training output_dir; two or more to compare them side by side")
+    p.add_argument("--out", default=None, help="the HTML file (default: RUN_DIR/report.html of the first run)")
+    p.add_argument("--title", default=None)
+    p.add_argument("--serve", action="store_true", help="also serve the report on http://127.0.0.1:PORT")
+    p.add_argument("--port", type=int, default=8765, help="port for --serve (0: any free port)")
+    p.set_defaults(func=cmd_view)
 
     p = sub.add_parser("policy", help="policy-document domains (PolicyDoc-v0)")
     psub = p.add_subparsers(dest="policy_command", required=True)
@@ -289,6 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds one request may decode before it is cut (finish_reason length); 0: no limit")
     p.add_argument("--default-max-tokens", type=int, default=512, help="completion length when a request sets none")
     p.set_defaults(func=cmd_serve_model)
+
+    p = sub.add_parser("serve-env", help="serve episodes of an environment over HTTP (clients: remote:URL)")
+    p.add_argument("env_id", help="e.g. Arithmetic-v0")
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env constructor argument")
+    p.add_argument("--port", type=int, default=8100)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--max-episodes", type=int, default=1024, help="episodes held at once; more are refused (503)")
+    p.add_argument("--idle-timeout", type=float, default=600.0,
+                   help="seconds after which an untouched episode is evicted; 0: never")
+    p.set_defaults(func=cmd_serve_env)
 
     p = sub.add_parser("sandbox", help="Python sandbox utilities")
     ssub = p.add_subparsers(dest="sandbox_command", required=True)

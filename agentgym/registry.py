@@ -93,7 +93,12 @@ def make(env_id: str, **kwargs: Any) -> Any:
 
     Gymnasium's own wrappers are not added (agentgym envs check their order and turn limits themselves), so
     what returns is exactly what the entry point built: a `LanguageEnv`, or an agentgym wrapper around one.
+    `remote:http://HOST:PORT/ENV_ID` gives a `RemoteEnv` playing episodes on an `agentgym serve-env` server.
     """
+    if env_id.startswith("remote:"):
+        from agentgym.remote import make_remote
+
+        return make_remote(env_id, **kwargs)
     fid = full_id(env_id)
     if fid not in gym.registry:
         load_plugins()

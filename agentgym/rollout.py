@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentgym.agents.base import Agent
 from agentgym.env import LanguageEnv
 from agentgym.episode import env_factory, run_episode, run_episodes
 from agentgym.trajectory import Trajectory, TrajectoryStore, episode_key
+
+if TYPE_CHECKING:
+    from agentgym.distributed import RayRolloutPool
 
 __all__ = ["acollect", "collect", "run_episode"]
 
@@ -25,7 +28,7 @@ EnvSource = str | LanguageEnv | Callable[[], LanguageEnv]
 
 async def acollect(
     env: EnvSource,
-    agent: Agent,
+    agent: Agent | RayRolloutPool,
     task_ids: Sequence[str] | None = None,
     *,
     num_tasks: int | None = None,
@@ -40,7 +43,9 @@ async def acollect(
     """Run `group_size` episodes per task with up to `concurrency` at once; see the module docstring.
 
     Tasks: `task_ids`, else the first `num_tasks` ids of `split` of the env's dataset. Returns the
-    trajectories of every requested episode, including those already in `store`.
+    trajectories of every requested episode, including those already in `store`. With a `RayRolloutPool` as
+    `agent`, its workers play the episodes (its own env and agent; same seeds, store and progress bar) and
+    `concurrency` is the pool's.
     """
     make_env, env_id = env_factory(env, env_kwargs)
     first_env = make_env()
@@ -71,8 +76,11 @@ async def acollect(
                 bar.update(1)
 
         try:
-            ran = await run_episodes(make_env, agent, todo, concurrency=concurrency, env_id=env_id, envs=envs,
-                                     seed=seed, on_done=finished)
+            if isinstance(agent, Agent):
+                ran = await run_episodes(make_env, agent, todo, concurrency=concurrency, env_id=env_id, envs=envs,
+                                         seed=seed, on_done=finished)
+            else:  # a rollout pool: its workers play the episodes
+                ran = await agent.run(todo, seed=seed, on_done=finished)
         finally:
             if bar is not None:
                 bar.close()

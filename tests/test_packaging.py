@@ -18,7 +18,9 @@ def test_wheel_contains_mapped_subpackages(tmp_path):
     wheel = next(tmp_path.glob("agentgym-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ["agentgym/__init__.py", "agentgym/envs/__init__.py", "agentgym/envs/arithmetic/env.py",
-                     "agentgym/tools/common.py", "agentgym/trainers/__init__.py", "agentgym/agents/openai_agent.py"]:
+                     "agentgym/tools/common.py", "agentgym/trainers/__init__.py", "agentgym/agents/openai_agent.py",
+                     "agentgym/viewer/assets/viewer.js", "agentgym/viewer/assets/viewer.css",
+                     "agentgym/viewer/assets/page.html"]:
         assert expected in names, expected
     assert not any(n.startswith(("envs/", "tools/", "trainers/", "tests/")) for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))

@@ -18,6 +18,7 @@ LoRA and reference setup, envs, checkpoints, evaluation, warm start) is `Trainer
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from agentgym.trainers import algorithms as A
 from agentgym.trainers.algorithms.registry import compute_advantages, get_policy_loss
 from agentgym.trainers.config import RLConfig
 from agentgym.trainers.data import TokenBatch, build_batch
+from agentgym.trainers.distributed import local_rows, reduce_step_metrics
 from agentgym.trainers.modeling import TokenScores, score_tokens
 from agentgym.trainers.runtime import TrainerRuntime, _mean
 from agentgym.trainers.shapers import Group, Shaper, flatten
@@ -35,6 +37,26 @@ from agentgym.trajectory import Trajectory
 
 # metrics already normalized by the whole minibatch's counts: micro-batch parts add up
 ADDITIVE_METRICS = frozenset({"loss", "pg_loss", "kl", "vf_loss"})
+
+
+def minibatch_sizes(mb: TokenBatch | None) -> list[float]:
+    """`[policy tokens, sequences with a policy token]` of (this rank's share of) a minibatch."""
+    if mb is None:
+        return [0.0, 0.0]
+    return [float(mb.num_policy_tokens), float(int((mb.loss_mask.sum(-1) > 0).sum()))]
+
+
+def merge_rank_metrics(parts: list[tuple[dict[str, float], dict[str, float], int]]) -> tuple[
+        dict[str, float], dict[str, float], int]:
+    """Every rank's `(additive metrics, token-weighted metric sums, tokens)` of one minibatch, summed."""
+    added: dict[str, float] = {}
+    weighted: dict[str, float] = {}
+    for a, w, _ in parts:
+        for k, v in a.items():
+            added[k] = added.get(k, 0.0) + v
+        for k, v in w.items():
+            weighted[k] = weighted.get(k, 0.0) + v
+    return added, weighted, sum(n for _, _, n in parts)
 
 
 def apply_overlong_shaping(batch: TokenBatch, cfg: RLConfig) -> None:
@@ -76,15 +98,17 @@ class RLTrainer(TrainerRuntime):
         seen: list[Trajectory] = []
 
         async def sample(n: int) -> list[list[Trajectory]]:
-            groups = await self.rollout(self.sampler.next(n), training=True)
+            # every rank draws the same n tasks (same sampler state) and plays its share of them
+            groups = await self.rollout(self.dp.shard(self.sampler.next(n)), training=True)
             seen.extend(t for g in groups for t in g)
             return groups
 
         if not cfg.dynamic_sampling:
-            kept, stats = await sample(cfg.tasks_per_step), {"sampled_groups": float(cfg.tasks_per_step)}
-        else:
+            kept = await sample(cfg.tasks_per_step)
+            stats = {"sampled_groups": float(len(kept))}
+        else:  # rounds continue until the groups kept on all ranks together reach tasks_per_step
             result = await A.dynamic_sampling(sample, self.dynamic_sampling_key, cfg.tasks_per_step,
-                                              cfg.max_sampling_rounds)
+                                              cfg.max_sampling_rounds, global_count=lambda n: int(self.dp.sum([n])[0]))
             kept, stats = result.groups, {"sampled_groups": result.sampled_groups,
                                           "dropped_groups": result.dropped_groups, "sampling_rounds": result.rounds}
         groups = [Group(g[0].task_id, list(g), cfg.group_size) for g in kept if g]
@@ -136,6 +160,9 @@ class RLTrainer(TrainerRuntime):
         """log pi_theta(a_t | s_t) on the micro-batch (and entropies when asked for)."""
         cfg = self.config
         entropy = "grad" if cfg.entropy_coef > 0 else ("detached" if cfg.log_entropy else None)
+        if self.scorer is not None:  # data parallel: through the FSDP2 root, which gathers the shards
+            return self.scorer.score(micro.input_ids, micro.attention_mask, micro.loss_mask, cfg.temperature,
+                                     entropy=entropy, bf16=cfg.bf16)
         return score_tokens(self.model, micro.input_ids, micro.attention_mask, micro.loss_mask, cfg.temperature,
                             entropy=entropy, bf16=cfg.bf16)
 
@@ -168,13 +195,16 @@ class RLTrainer(TrainerRuntime):
         """Loss and metrics of one micro-batch (already on the device) under the minibatch's `counts`."""
         return self.objective(self.forward(micro), micro, counts)
 
-    def loss_counts(self, mb: TokenBatch) -> dict[str, float]:
+    def loss_counts(self, mb: TokenBatch | None, totals: tuple[float, float] | None = None) -> dict[str, float]:
         """What the aggregation divides by, from the whole minibatch: its policy tokens (token-mean) or
-        sequences (seq-mean-*; seq-mean-token-sum-norm also by the horizon)."""
+        sequences (seq-mean-*; seq-mean-token-sum-norm also by the horizon). Data parallel: the minibatch
+        is every rank's share together (`totals`: its `(tokens, sequences)` already summed over ranks;
+        otherwise they are summed here, a collective), so each rank's loss is its part of the global mean."""
         mode = self.config.loss_agg
+        tokens, seqs = totals if totals is not None else self.dp.sum(minibatch_sizes(mb))
         if mode == "token-mean":
-            return {"num_tokens": float(max(mb.num_policy_tokens, 1))}
-        counts = {"num_seqs": float(max(int((mb.loss_mask.sum(-1) > 0).sum()), 1))}
+            return {"num_tokens": float(max(tokens, 1))}
+        counts = {"num_seqs": float(max(seqs, 1))}
         if mode == "seq-mean-token-sum-norm":
             counts["horizon"] = float(self.config.max_policy_tokens or self.config.max_length)
         return counts
@@ -186,45 +216,60 @@ class RLTrainer(TrainerRuntime):
         cfg = self.config
         return cfg.skip_zero_advantages and cfg.kl_coef == 0 and cfg.entropy_coef == 0
 
-    def optimize(self, batch: TokenBatch) -> dict[str, float]:
-        """`ppo_epochs` passes of shuffled minibatches, one optimizer step each, accumulated over micro-batches."""
+    def optimize(self, batch: TokenBatch | None) -> dict[str, float]:
+        """`ppo_epochs` passes of shuffled minibatches, one optimizer step each, accumulated over micro-batches.
+
+        Data parallel: `batch` is this rank's rows (None: it has none this step) and a minibatch is each
+        rank's `mini_batch_size / world_size` rows; the loss counts, whether a minibatch is skipped, the
+        number of minibatches and of micro-batches are agreed over the ranks (a rank short of micro-batches
+        runs idle passes, which FSDP's collectives need), and metrics are reduced over the ranks."""
         cfg = self.config
+        dp = self.dp
         totals: dict[str, float] = {}
         n_updates = 0
-        mb_size = cfg.mini_batch_size or len(batch)
-        shuffle = cfg.ppo_epochs > 1 or mb_size < len(batch)
+        here = len(batch) if batch is not None else 0
+        mb_size = local_rows(cfg.mini_batch_size, dp.world_size) if cfg.mini_batch_size else max(here, 1)
+        n_minibatches = int(dp.max([math.ceil(here / mb_size)])[0])
+        shuffle = cfg.ppo_epochs > 1 or n_minibatches > 1
+        pad = int(self.tokenizer.pad_token_id or 0)
         for _ in range(cfg.ppo_epochs):
-            order = torch.randperm(len(batch)).tolist() if shuffle else list(range(len(batch)))
-            for start in range(0, len(batch), mb_size):
-                mb = batch.select(order[start: start + mb_size])
-                if mb.num_policy_tokens == 0:
-                    continue
-                counts = self.loss_counts(mb)  # from the whole minibatch, so skipping rows below changes nothing
-                rows = list(range(len(mb)))
-                if self.can_skip_zero_advantage_rows():  # such a row adds exactly 0 to the loss and gradient
+            order = torch.randperm(here).tolist() if shuffle else list(range(here))
+            for k in range(n_minibatches):
+                mb = batch.select(order[k * mb_size: (k + 1) * mb_size]) if batch is not None else None
+                rows = list(range(len(mb))) if mb is not None else []
+                if mb is not None and self.can_skip_zero_advantage_rows():  # such a row adds exactly 0
                     assert mb.advantages is not None
                     rows = [i for i, live in enumerate((mb.advantages.abs() * mb.loss_mask).sum(-1) > 0) if live]
-                    if not rows:
-                        continue
+                # counts from the whole minibatch (every rank's share), so skipping rows changes nothing
+                tokens, seqs, live = dp.sum([*minibatch_sizes(mb), len(rows)])
+                if tokens == 0 or live == 0:
+                    continue
+                counts = self.loss_counts(mb, (tokens, seqs))
                 self.zero_grad()
                 added: dict[str, float] = {}
                 weighted: dict[str, float] = {}
                 seen_tokens = 0
-                for micro in mb.select(rows).split(cfg.micro_batch_size):
-                    if micro.num_policy_tokens == 0:
+                micros = ([m for m in mb.select(rows).split(cfg.micro_batch_size) if m.num_policy_tokens]
+                          if mb is not None and rows else [])
+                for i in range(int(dp.max([len(micros)])[0])):
+                    if i >= len(micros):  # only under data parallelism: another rank has more to do
+                        assert self.scorer is not None
+                        self.scorer.idle_backward(pad)
                         continue
+                    micro = micros[i]
                     loss, metrics = self.loss(micro.to(self.device), counts)
                     loss.backward()
                     seen_tokens += micro.num_policy_tokens
-                    for k, v in metrics.items():
-                        if k in ADDITIVE_METRICS:
-                            added[k] = added.get(k, 0.0) + float(v)
+                    for key, v in metrics.items():
+                        if key in ADDITIVE_METRICS:
+                            added[key] = added.get(key, 0.0) + float(v)
                         else:
-                            weighted[k] = weighted.get(k, 0.0) + float(v) * micro.num_policy_tokens
-                step_metrics = {**added, **{k: v / max(seen_tokens, 1) for k, v in weighted.items()},
+                            weighted[key] = weighted.get(key, 0.0) + float(v) * micro.num_policy_tokens
+                added, weighted, seen_tokens = merge_rank_metrics(dp.gather_objects((added, weighted, seen_tokens)))
+                step_metrics = {**added, **{key: v / max(seen_tokens, 1) for key, v in weighted.items()},
                                 **self.optimizer_step()}
-                for k, v in step_metrics.items():
-                    totals[k] = totals.get(k, 0.0) + v
+                for key, v in step_metrics.items():
+                    totals[key] = totals.get(key, 0.0) + v
                 n_updates += 1
         self.zero_grad()
         out = {k: v / max(n_updates, 1) for k, v in totals.items()}
@@ -232,8 +277,12 @@ class RLTrainer(TrainerRuntime):
         return out
 
     def sync_weights(self) -> None:
-        """Make the rollout engine sample from the updated policy."""
+        """Make the rollout engine (and the rollout workers, if any) sample from the updated policy."""
         self.engine.sync_weights(self.model)
+        if self.rollout_pool is not None:
+            from agentgym.trainers.rollout_workers import policy_state
+
+            self.rollout_pool.push_weights(policy_state(self.model))
 
     # ------------------------------------------------------------------ the step
 
@@ -249,14 +298,18 @@ class RLTrainer(TrainerRuntime):
         opt: dict[str, float] = {"updates": 0}
         policy_tokens, truncated = 0, 0.0
         lr = float(self.optimizer.param_groups[0]["lr"])
-        if trajs:  # dynamic sampling may keep nothing: then there is nothing to learn from this step
-            batch = self.build_batch(trajs)
-            self.score_batch(batch)
-            batch.advantages, batch.returns = self.compute_advantages(batch)
-            for shaper in self.shapers:
-                batch.advantages = shaper.shape_advantages(batch, batch.advantages, rollout.groups)
+        # dynamic sampling may keep nothing: then there is nothing to learn from this step (data parallel:
+        # a rank that kept nothing still takes part in the update of the others)
+        if self.dp.max([len(trajs)])[0] > 0:
+            batch = None
+            if trajs:
+                batch = self.build_batch(trajs)
+                self.score_batch(batch)
+                batch.advantages, batch.returns = self.compute_advantages(batch)
+                for shaper in self.shapers:
+                    batch.advantages = shaper.shape_advantages(batch, batch.advantages, rollout.groups)
+                policy_tokens, truncated = batch.num_policy_tokens, float(batch.truncated.float().mean())
             opt = self.optimize(batch)
-            policy_tokens, truncated = batch.num_policy_tokens, float(batch.truncated.float().mean())
         t2 = time.perf_counter()
         if opt["updates"]:
             self.sync_weights()
@@ -264,6 +317,7 @@ class RLTrainer(TrainerRuntime):
         self.scheduler_step()
         self.step += 1
         sampled = rollout.sampled
+        self.sampled_episodes = list(sampled)  # what the logger saves for the viewer (episodes/step-N.jsonl)
         metrics: dict[str, Any] = {
             "step": self.step, "reward": _mean([t.reward for t in sampled]),
             "success": _mean([float(t.success) for t in sampled]), "episodes": len(sampled),
@@ -275,5 +329,6 @@ class RLTrainer(TrainerRuntime):
             "rollout_seconds": t1 - t0, "train_seconds": t2 - t1, "sync_seconds": t3 - t2, "step_seconds": t3 - t0,
             **rollout.stats, **opt,
         }
+        metrics = reduce_step_metrics(self.dp.gather_objects(metrics))  # data parallel: the whole step's
         self.history.append(metrics)
         return metrics

@@ -14,7 +14,7 @@ import os
 import random
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -174,20 +174,32 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def save_model(model: Any, path: Path) -> None:
-    """Weights in a form `from_pretrained` reads: full weights, or only the adapter of a `peft` model."""
+def save_model(model: Any, path: Path, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    """Weights in a form `from_pretrained` reads: full weights, or only the adapter of a `peft` model.
+    `state_dict`: the weights to write instead of the model's own (the gathered weights of a sharded model)."""
     if hasattr(model, "save_pretrained"):
         with _quiet_transformers():
-            model.save_pretrained(path)
+            model.save_pretrained(path, **({"state_dict": state_dict} if state_dict is not None else {}))
         return
     from safetensors.torch import save_model as save_module
 
     path.mkdir(parents=True, exist_ok=True)
+    if state_dict is not None:
+        from safetensors.torch import save_file
+
+        unique: dict[int, str] = {}
+        for k, v in state_dict.items():  # tied tensors once, as save_model does
+            unique.setdefault(v.data_ptr(), k)
+        save_file({k: state_dict[k].contiguous() for k in unique.values()}, str(path / "model.safetensors"))
+        return
     save_module(model, str(path / "model.safetensors"))
 
 
-def load_model_weights(model: Any, path: Path) -> None:
-    """Load what `save_model` wrote into `model` in place (exact tensors; tied weights stay tied)."""
+def load_model_weights(model: Any, path: Path,
+                       load: Callable[[Any, dict[str, torch.Tensor]], tuple[list[str], list[str]]] | None = None) -> None:
+    """Load what `save_model` wrote into `model` in place (exact tensors; tied weights stay tied).
+    `load(model, state) -> (missing, unexpected)` replaces `load_state_dict(strict=False)` (a sharded model
+    loads the full tensors into its shards)."""
     from safetensors.torch import load_file
 
     if (path / "adapter_model.safetensors").is_file():
@@ -204,12 +216,17 @@ def load_model_weights(model: Any, path: Path) -> None:
     state: dict[str, torch.Tensor] = {}
     for f in files:
         state.update(load_file(f))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(state, strict=False) if load is None else load(model, state)
     if unexpected:
         raise ValueError(f"checkpoint {path} does not fit the model: unexpected keys {unexpected[:3]}")
     # keys save_pretrained leaves out are tied to a saved tensor (e.g. lm_head.weight = embed_tokens.weight)
     params = dict(model.named_parameters(remove_duplicate=False))
-    saved_ptrs = {params[k].data_ptr() for k in state if k in params}
-    untied = [k for k in missing if k in params and params[k].data_ptr() not in saved_ptrs]
+    saved = {_tensor_identity(params[k]) for k in state if k in params}
+    untied = [k for k in missing if k in params and _tensor_identity(params[k]) not in saved]
     if untied:
         raise ValueError(f"checkpoint {path} lacks weights for {untied[:3]}")
+
+
+def _tensor_identity(p: torch.Tensor) -> int:
+    """What tied parameters share: their storage (a DTensor shard: the parameter object itself)."""
+    return id(p) if hasattr(p, "to_local") else p.data_ptr()

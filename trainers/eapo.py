@@ -99,12 +99,14 @@ class EAPOTrainer(RLTrainer):
         cfg = self.config
         return super().build_batch([with_round_rewards(t, self.terminal(t), cfg.round_gamma) for t in trajectories])
 
-    def optimize(self, batch: TokenBatch) -> dict[str, float]:
+    def optimize(self, batch: TokenBatch | None) -> dict[str, float]:
         """Downsample the round-samples to a multiple of `dp_multiple` (advantages already computed on all
-        of them), then the usual update."""
-        keep = downsample_rounds(len(batch), self.config.dp_multiple, self.config.seed * 1_000_003 + self.step)
-        if len(keep) < len(batch):
-            batch = batch.select(keep)
-        out = super().optimize(batch) if len(batch) else {"updates": 0}
-        out["round_samples"] = len(batch)
+        of them), then the usual update (None: no rows on this rank; data-parallel ranks still join in)."""
+        if batch is not None:
+            keep = downsample_rounds(len(batch), self.config.dp_multiple,
+                                     self.config.seed * 1_000_003 + self.step)
+            if len(keep) < len(batch):
+                batch = batch.select(keep)
+        out = super().optimize(batch if batch is not None and len(batch) else None)
+        out["round_samples"] = len(batch) if batch is not None else 0
         return out

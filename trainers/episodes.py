@@ -38,16 +38,21 @@ async def run_groups(
     env_id: str = "",
     envs: list[Any] | None = None,
     prepare: PreparePrompt | None = None,
+    pool: Any = None,
 ) -> list[list[Trajectory]]:
     """`group_size` episodes of each task, run `concurrency` at a time; returns one list per task, in order.
 
     `envs` is a reusable pool of env instances (grown with `make_env` as needed), so repeated calls do not
     rebuild environments. An episode whose token context fills the engine's window or `max_length` ends
-    truncated (`Trajectory.truncation_reason`).
+    truncated (`Trajectory.truncation_reason`). With a `pool` (`agentgym.distributed.RayRolloutPool` of engine
+    replicas, see `agentgym.trainers.rollout_workers`), its workers play the episodes with their own envs.
     """
     jobs = [(tid, i) for tid in task_ids for i in range(group_size)]
-    done = await run_episodes(make_env, engine_policy(engine, params, max_length), jobs, concurrency=concurrency,
-                              env_id=env_id, envs=envs, prepare=prepare)
+    if pool is not None:
+        done = await pool.run(jobs, options=(params, max_length), prepare=prepare)
+    else:
+        done = await run_episodes(make_env, engine_policy(engine, params, max_length), jobs,
+                                  concurrency=concurrency, env_id=env_id, envs=envs, prepare=prepare)
     return [[t for t in done[g * group_size:(g + 1) * group_size] if t is not None] for g in range(len(task_ids))]
 
 

@@ -160,4 +160,5 @@ class IGPOTrainer(RLTrainer):
     config: IGPOConfig
 
     def reward_stages(self) -> list[Shaper]:
-        return [IGPOReward(self.model, self.tokenizer, self.config)]
+        # data parallel: the probes run on the plain (unsharded) copy that samples, which holds the same weights
+        return [IGPOReward(self.plain_policy, self.tokenizer, self.config)]

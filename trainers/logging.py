@@ -8,6 +8,7 @@ before any rollout). Any object with `log(metrics, step)` and `close()` can be a
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -133,6 +134,38 @@ class WandbSink:
         self.run.finish()
 
 
+class RunFilesSink:
+    """The run's own record in `output_dir`, read by `agentgym view`: `metrics.jsonl` (one JSON line per logged
+    step: `step` and the step's finite scalars) and `episodes/step-NNNNNN.jsonl` (the episodes sampled at that
+    step, in the `TrajectoryStore` format of an eval's `trajectories.jsonl`). Both are flushed per step, so a
+    killed run keeps every step it logged."""
+
+    def __init__(self, output_dir: str | Path, episodes: bool = True) -> None:
+        self.dir = Path(output_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.episodes = episodes
+        self._fh = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        row = {k: v for k, v in scalars(metrics).items() if k != "step"}
+        self._fh.write(json.dumps({"step": step, **row}) + "\n")
+        self._fh.flush()
+
+    def log_episodes(self, trajectories: Sequence[Any], step: int) -> None:
+        if not self.episodes or not trajectories:
+            return
+        from agentgym.trajectory import TrajectoryStore
+
+        path = self.dir / "episodes" / f"step-{step:06d}.jsonl"
+        path.unlink(missing_ok=True)  # a resumed run that redoes a step replaces its episodes
+        with TrajectoryStore(path) as store:
+            store.extend(trajectories)
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+
 class CallbackSink:
     """Calls `fn(metrics)` (the trainers' older `log=` argument)."""
 
@@ -159,6 +192,13 @@ class MetricLogger:
         for s in self.sinks:
             s.log(metrics, step)
 
+    def log_episodes(self, trajectories: Sequence[Any], step: int) -> None:
+        """The episodes sampled at `step`, to the sinks that keep episodes (`RunFilesSink`)."""
+        for s in self.sinks:
+            fn = getattr(s, "log_episodes", None)
+            if fn is not None:
+                fn(trajectories, step)
+
     def close(self) -> None:
         for s in self.sinks:
             s.close()
@@ -177,9 +217,10 @@ def make_logger(
 ) -> MetricLogger:
     """Sinks named in `report_to` ("console", "tensorboard", "wandb"); files go under `output_dir`.
 
-    TensorBoard writes to `output_dir/tensorboard`, W&B to `output_dir/wandb`.
+    TensorBoard writes to `output_dir/tensorboard`, W&B to `output_dir/wandb`. With an `output_dir`, the run's
+    own record (`RunFilesSink`: `metrics.jsonl`, `episodes/`) is always written there, for `agentgym view`.
     """
-    sinks: list[MetricSink] = []
+    sinks: list[MetricSink] = [RunFilesSink(output_dir)] if output_dir is not None else []
     for name in report_to:
         if name == "console":
             sinks.append(ConsoleSink(total_steps))

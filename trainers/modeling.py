@@ -31,7 +31,9 @@ def merged_state_dict(model: Any) -> dict[str, torch.Tensor]:
     Computed out of place: the model's own weights are not touched (merging and unmerging in place would
     add rounding drift to the frozen base at every sync)."""
     if not hasattr(model, "peft_config"):
-        return {k: v.detach() for k, v in model.state_dict().items()}
+        from agentgym.trainers.distributed import full_state_dict
+
+        return full_state_dict(model)  # FSDP2 shards gathered: every rank's engine loads the full weights
     inner = unwrap_peft(model)
     out = {k.replace(".base_layer.", "."): v.detach().clone()
            for k, v in inner.state_dict().items() if "lora_" not in k}
@@ -145,6 +147,7 @@ def score_tokens(
     entropy: str | None = None,
     value_head: torch.nn.Module | None = None,
     bf16: bool = False,
+    share_prefix: bool = True,
 ) -> TokenScores:
     """Log-prob of each policy token given the tokens before it, plus optional entropy and values.
 
@@ -152,6 +155,8 @@ def score_tokens(
         entropy: None, "grad" (differentiable, for an entropy bonus) or "detached" (a metric only).
         value_head: maps hidden states `(N, H)` to `(N, 1)`; applied at the same positions as the LM head.
         bf16: autocast the forward pass to bf16 on CUDA.
+        share_prefix: run a prefix common to all rows once (`hidden_states`); off under FSDP, whose
+            collectives need the same passes on every rank.
     """
     target = loss_mask[:, 1:].bool()
     values = None
@@ -160,7 +165,7 @@ def score_tokens(
         if parts is None and value_head is None:  # no body/head split: full logits, then pick
             logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][target].float()
         else:
-            hidden = hidden_states(model, input_ids, attention_mask)[:, :-1][target]
+            hidden = hidden_states(model, input_ids, attention_mask, share_prefix)[:, :-1][target]
             head = parts[1] if parts is not None else model.get_output_embeddings()
             logits = head(hidden).float()
             if value_head is not None:

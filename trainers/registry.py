@@ -137,7 +137,16 @@ def load_run_spec(source: str | Path | dict[str, Any], overrides: Sequence[str] 
 
 def resolve_env(env: str, env_kwargs: dict[str, Any] | None = None) -> Any:
     """A registered env instance (made now, so bad `env_kwargs` fail before any model is loaded), or the
-    zero-argument factory named by `package.module:attr`."""
+    zero-argument factory named by `package.module:attr`; `remote:URL/ENV_ID` is an env served by
+    `agentgym serve-env`."""
+    if env.startswith("remote:"):
+        import agentgym
+        from agentgym.remote import RemoteEnvError
+
+        try:
+            return agentgym.make(env, **(env_kwargs or {}))
+        except (TypeError, ValueError, RemoteEnvError) as e:
+            raise ConfigError("env", f"{env!r}: {e}") from None
     if ":" in env and "/" not in env.split(":", 1)[0]:
         module, _, attr = env.partition(":")
         if os.getcwd() not in sys.path:  # a console script does not see the current folder's modules

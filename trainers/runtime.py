@@ -35,12 +35,24 @@ from agentgym.trainers.checkpoint import (
 )
 from agentgym.trainers.config import RLConfig
 from agentgym.trainers.data import TokenBatch
+from agentgym.trainers.distributed import (
+    DistContext,
+    PolicyScorer,
+    broadcast_module,
+    full_optimizer_state,
+    full_weights_on_main,
+    load_full_optimizer_state,
+    load_full_state_dict,
+    shard_policy,
+)
+from agentgym.trainers.distributed import init as init_distributed
 from agentgym.trainers.engines.base import RolloutEngine
 from agentgym.trainers.engines.hf import HFEngine
 from agentgym.trainers.episodes import TaskSampler, run_groups
 from agentgym.trainers.logging import CallbackSink, MetricLogger, make_logger
 from agentgym.trainers.modeling import score_tokens, unwrap_peft
 from agentgym.trainers.optim import make_adamw, make_lr_scheduler
+from agentgym.trainers.rollout_workers import ShaperPrompt
 from agentgym.trainers.shapers import Shaper
 
 from agentgym.episode import env_factory
@@ -111,6 +123,10 @@ class TrainerRuntime:
         optimizer: default AdamW.  log: called with each step's metrics instead of the console sink.
         resume_from: a checkpoint or run directory (also `config.resume=True` with `config.output_dir`).
         shapers: reward / advantage shapers (`agentgym.trainers.shapers`) run after the trainer's own stages.
+        rollout_workers: play rollouts on this many Ray actors, each with its own envs and a copy of the policy
+            that the trainer updates after every optimizer step (`agentgym.trainers.rollout_workers`); 0: in
+            this process.  ray_address: the Ray cluster the workers join (default: this process's Ray instance,
+            else a new local one).  rollout_actor_options: Ray actor options of the workers (`num_gpus`, ...).
     """
 
     config_class: ClassVar[type[RLConfig]] = RLConfig
@@ -131,6 +147,9 @@ class TrainerRuntime:
         log: Callable[[dict[str, Any]], None] | None = None,
         resume_from: str | Path | None = None,
         shapers: Sequence[Shaper] = (),
+        rollout_workers: int = 0,
+        ray_address: str | None = None,
+        rollout_actor_options: dict[str, Any] | None = None,
     ) -> None:
         checkpoint = resolve_checkpoint(resume_from) if resume_from is not None else None
         if config is None and checkpoint is not None:
@@ -140,11 +159,14 @@ class TrainerRuntime:
             checkpoint = latest_checkpoint(cfg.output_dir)
         self.resumed_from: Path | None = None
         self.shapers = list(shapers)
+        # under torchrun: join the job first (on CUDA, "cuda" then means this rank's GPU)
+        self.dp: DistContext = init_distributed(cfg.device)
         seed_everything(cfg.seed)
         # 1. the policy (LoRA and gradient checkpointing applied here)
         self.model, self.tokenizer = load_policy(model, tokenizer, cfg)
         self.model.train()
         self.device = next(self.model.parameters()).device
+        rollout_model, ref_model = self._setup_data_parallel(engine, ref_model)
         if cfg.bf16 and self.device.type != "cuda":
             warnings.warn("bf16 autocast applies on CUDA only; this model is on the CPU and trains in its own "
                           "dtype", stacklevel=2)
@@ -156,8 +178,14 @@ class TrainerRuntime:
             raise ValueError(f"no training tasks (split {cfg.train_split!r} is empty)")
         self.sampler = TaskSampler(self.train_tasks, cfg.seed)
         # 3. rollout engine, reference policy, extra modules, optimizer and schedule
-        self.engine = engine or HFEngine(self.model, self.tokenizer, max_batch_size=cfg.rollout_batch_size,
-                                         seed=cfg.seed, bf16=cfg.bf16)
+        self.engine = engine or HFEngine(rollout_model, self.tokenizer, max_batch_size=cfg.rollout_batch_size,
+                                         seed=cfg.seed + self.dp.rank, bf16=cfg.bf16)
+        self.rollout_pool: Any = None
+        if rollout_workers:
+            from agentgym.trainers.rollout_workers import start_rollout_workers
+
+            self.rollout_pool = start_rollout_workers(self, env, env_kwargs, rollout_workers, ray_address,
+                                                      rollout_actor_options)
         self.ref_model = ref_model
         if cfg.kl_coef > 0 and self.ref_model is None and not self.is_lora:
             self.ref_model = copy.deepcopy(self.model).eval().requires_grad_(False)
@@ -194,6 +222,34 @@ class TrainerRuntime:
     def is_lora(self) -> bool:
         return hasattr(self.model, "peft_config")
 
+    def _setup_data_parallel(self, engine: RolloutEngine | None, ref_model: Any) -> tuple[Any, Any]:
+        """Under torchrun: plain copies of the policy for the default rollout engine (synced with the
+        gathered weights after each update) and the KL reference, then FSDP2 sharding of the policy
+        (`self.scorer` scores it). Returns `(rollout model, reference model)`; single process: the policy
+        itself and `ref_model` unchanged, and no sharding."""
+        self.scorer: PolicyScorer | None = None
+        #: a module with the policy's current weights that can run on its own (no collectives): the policy
+        #: itself, or under data parallelism the rollout copy (None with an engine of its own, e.g. vLLM)
+        self.plain_policy: Any = self.model
+        if not self.dp.is_distributed:
+            return self.model, ref_model
+        cfg = self.config
+        unsupported = [what for what, bad in [("LoRA (lora_r > 0)", self.is_lora),
+                                              ("a separate critic or value head (PPO)", self.name == "ppo")] if bad]
+        if unsupported:
+            raise NotImplementedError(f"data-parallel training does not support {', '.join(unsupported)} yet; "
+                                      "run it in one process")
+        if self.dp.device.type == "cuda" and self.device != self.dp.device:  # this rank's GPU
+            self.model.to(self.dp.device)
+            self.device = self.dp.device
+        broadcast_module(self.model, self.dp)  # every rank starts from rank 0's weights
+        rollout_model = copy.deepcopy(self.model) if engine is None else None
+        if cfg.kl_coef > 0 and ref_model is None:
+            ref_model = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.scorer = shard_policy(self.model, self.dp, broadcast=False)
+        self.plain_policy = rollout_model
+        return rollout_model, ref_model
+
     def setup_models(self) -> None:
         """Hook: build extra modules (a critic) before the optimizer is created. Nothing by default."""
         return None
@@ -204,6 +260,8 @@ class TrainerRuntime:
 
     def _make_logger(self, log: Callable[[dict[str, Any]], None] | None) -> MetricLogger:
         cfg = self.config
+        if not self.dp.is_main:  # data parallel: rank 0 logs the metrics reduced over all ranks
+            return MetricLogger()
         sinks = [s for s in cfg.report_to if not (log is not None and s == "console")]
         logger = make_logger(sinks, cfg.output_dir, run_name=cfg.run_name, config=cfg.to_dict(),
                              total_steps=cfg.steps, wandb_project=cfg.wandb_project, wandb_mode=cfg.wandb_mode)
@@ -221,15 +279,10 @@ class TrainerRuntime:
         shapers' prompt changes)."""
         cfg = self.config
         size = group_size or cfg.group_size
-        prepare = None
-        if training and self.shapers:
-            def prepare(messages: list[dict[str, Any]], task_id: str, index: int) -> list[dict[str, Any]]:
-                for shaper in self.shapers:
-                    messages = shaper.prompt(messages, task_id, index, size)
-                return messages
+        prepare = ShaperPrompt(self.shapers, size) if training and self.shapers else None
         return await run_groups(self.make_env, self.engine, task_ids, size, self._params(temperature),
                                 concurrency=cfg.concurrency, max_length=cfg.max_length, env_id=self.env_id,
-                                envs=self._envs, prepare=prepare)
+                                envs=self._envs, prepare=prepare, pool=self.rollout_pool)
 
     @torch.no_grad()
     def score_rows(self, batch: TokenBatch, fn: Callable[[TokenBatch], torch.Tensor]) -> torch.Tensor:
@@ -263,6 +316,8 @@ class TrainerRuntime:
         limit = self.config.max_grad_norm
         norm = torch.nn.utils.clip_grad_norm_(self.trainable_parameters(), limit if limit is not None else float("inf"))
         self.optimizer.step()
+        if hasattr(norm, "full_tensor"):  # FSDP2: the global norm, as a replicated DTensor
+            norm = norm.full_tensor()
         return {"grad_norm": float(norm)}
 
     def scheduler_step(self) -> None:
@@ -289,6 +344,7 @@ class TrainerRuntime:
                 metrics.update({f"eval_{k}": v for k, v in self.evaluate(n=cfg.eval_tasks).items()})
             if cfg.log_every and self.step % cfg.log_every == 0:
                 self.logger.log(metrics, self.step)
+                self.logger.log_episodes(getattr(self, "sampled_episodes", ()), self.step)
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
                 saved_at = self.step
@@ -307,14 +363,17 @@ class TrainerRuntime:
                                  "(config.eval_split)")
         was_training = self.model.training
         t0 = time.perf_counter()
-        groups = asyncio.run(self.rollout(task_ids, group_size=1, temperature=temperature))
+        # data parallel: each rank plays its share of the tasks, the results are summed over ranks
+        groups = asyncio.run(self.rollout(self.dp.shard(task_ids), group_size=1, temperature=temperature))
         self.model.train(was_training)
         trajs = [t for g in groups for t in g]
+        n, successes, rewards = self.dp.sum([len(trajs), sum(float(t.success) for t in trajs),
+                                             sum(t.reward for t in trajs)])
         return {
-            "success": _mean([float(t.success) for t in trajs]),
-            "reward": _mean([t.reward for t in trajs]),
-            "n": len(trajs),
-            "seconds": time.perf_counter() - t0,
+            "success": successes / n if n else 0.0,
+            "reward": rewards / n if n else 0.0,
+            "n": int(n),
+            "seconds": self.dp.max([time.perf_counter() - t0])[0],
         }
 
     def warm_start(self, trajectories: Sequence[Trajectory] | None = None, *, rounds: int = 1,
@@ -329,6 +388,9 @@ class TrainerRuntime:
         """
         from agentgym.trainers.sft import behaviour_cloning, chat_sft, successful
 
+        if self.scorer is not None:
+            raise NotImplementedError("warm_start under data parallelism is not supported yet: run it in one process "
+                                      "and resume from its checkpoint")
         lr = learning_rate or self.config.learning_rate
         stats: dict[str, float] = {}
         for _ in range(1 if trajectories is not None else rounds):
@@ -354,7 +416,15 @@ class TrainerRuntime:
         return stats
 
     def save(self, path: str | Path) -> None:
-        """Save the policy (full weights, or the LoRA adapter) and tokenizer with `save_pretrained`."""
+        """Save the policy (full weights, or the LoRA adapter) and tokenizer with `save_pretrained`
+        (data parallel: every rank calls it, rank 0 writes the gathered weights)."""
+        if self.scorer is not None:
+            weights = full_weights_on_main(self.model, self.dp)
+            if self.dp.is_main:
+                save_model(self.model, Path(path), state_dict=weights)
+                self.tokenizer.save_pretrained(path)
+            self.dp.barrier()
+            return
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
 
@@ -378,28 +448,41 @@ class TrainerRuntime:
             target = checkpoint_path(cfg.output_dir, self.step)
         else:
             target = Path(path)
-        with atomic_directory(target) as tmp:
-            save_model(self.model, tmp / "model")
-            self.tokenizer.save_pretrained(tmp / "model")
-            save_pickle(self.optimizer.state_dict(), tmp / "optimizer.pt")
-            save_pickle(self.scheduler.state_dict(), tmp / "scheduler.pt")
-            save_pickle({"global": rng_state(), "engine": self.engine.state_dict()}, tmp / "rng.pt")
-            extra = self.extra_state()
-            if extra:
-                save_pickle(extra, tmp / "extra.pt")
-            state = {"step": self.step, "trainer": self.name, "trainer_class": type(self).__name__,
-                     "sampler": self.sampler.state_dict(), "config": cfg.to_dict(), "history": self.history}
-            (tmp / STATE_FILE).write_text(json.dumps(state, default=_json_default))
-        if path is None:
-            prune_checkpoints(cfg.output_dir, cfg.keep_last)
+        # data parallel (every rank calls this): the shards are gathered to rank 0, which writes the same
+        # files as a single process (full weights, index-keyed optimizer state), plus each rank's RNG
+        sharded = self.scorer is not None
+        weights = full_weights_on_main(self.model, self.dp) if sharded else None
+        optim = full_optimizer_state(self.optimizer, self.dp) if sharded else self.optimizer.state_dict()
+        rngs = self.dp.gather_objects({"global": rng_state(), "engine": self.engine.state_dict()})
+        if self.dp.is_main:
+            with atomic_directory(target) as tmp:
+                save_model(self.model, tmp / "model", state_dict=weights)
+                self.tokenizer.save_pretrained(tmp / "model")
+                save_pickle(optim, tmp / "optimizer.pt")
+                save_pickle(self.scheduler.state_dict(), tmp / "scheduler.pt")
+                save_pickle({**rngs[0], "ranks": rngs} if len(rngs) > 1 else rngs[0], tmp / "rng.pt")
+                extra = self.extra_state()
+                if extra:
+                    save_pickle(extra, tmp / "extra.pt")
+                state = {"step": self.step, "trainer": self.name, "trainer_class": type(self).__name__,
+                         "sampler": self.sampler.state_dict(), "config": cfg.to_dict(), "history": self.history,
+                         "world_size": self.dp.world_size}
+                (tmp / STATE_FILE).write_text(json.dumps(state, default=_json_default))
+            if path is None:
+                prune_checkpoints(cfg.output_dir, cfg.keep_last)
+        self.dp.barrier()  # no rank reads or prunes the directory before it is complete
         return target
 
     def load_checkpoint(self, path: str | Path) -> Path:
         """Restore a checkpoint (a checkpoint directory, or the latest under a run directory) in place."""
         path = resolve_checkpoint(path)
         state = json.loads((path / STATE_FILE).read_text())
-        load_model_weights(self.model, path / "model")
-        self.optimizer.load_state_dict(load_pickle(path / "optimizer.pt"))
+        if self.scorer is not None:  # data parallel: every rank reads the full files and keeps its shards
+            load_model_weights(self.model, path / "model", load=load_full_state_dict)
+            load_full_optimizer_state(self.optimizer, load_pickle(path / "optimizer.pt"))
+        else:
+            load_model_weights(self.model, path / "model")
+            self.optimizer.load_state_dict(load_pickle(path / "optimizer.pt"))
         self.scheduler.load_state_dict(load_pickle(path / "scheduler.pt"))
         if (path / "extra.pt").is_file():
             self.load_extra_state(load_pickle(path / "extra.pt"))
@@ -408,14 +491,20 @@ class TrainerRuntime:
         self.sampler.load_state_dict(state["sampler"])
         self.sync_weights()
         rng = load_pickle(path / "rng.pt")  # last: nothing above may consume random numbers after it
+        ranks = rng.get("ranks", [])
+        if len(ranks) == self.dp.world_size > 1:  # the same number of ranks: each continues its own streams
+            rng = ranks[self.dp.rank]
         set_rng_state(rng["global"])
         self.engine.load_state_dict(rng.get("engine", {}))
         self.resumed_from = path
         return path
 
     def close(self) -> None:
-        """Finish the logging sinks (TensorBoard files, the W&B run)."""
+        """Finish the logging sinks (TensorBoard files, the W&B run) and stop the rollout workers."""
         self.logger.close()
+        if self.rollout_pool is not None:
+            self.rollout_pool.close()
+            self.rollout_pool = None
 
     def __enter__(self) -> TrainerRuntime:
         return self

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentgym.agents.base import Agent
 from agentgym.eval.metrics import EvalSummary, summarize
 from agentgym.rollout import acollect
 from agentgym.trajectory import TrajectoryStore, load_trajectories
+
+if TYPE_CHECKING:
+    from agentgym.distributed import RayRolloutPool
 
 TRAJECTORIES = "trajectories.jsonl"
 SUMMARY = "summary.json"
@@ -17,7 +20,7 @@ SUMMARY = "summary.json"
 
 async def evaluate(
     env_id: str,
-    agent: Agent,
+    agent: Agent | RayRolloutPool,
     *,
     episodes: int = 10,
     k: int = 1,
@@ -32,7 +35,8 @@ async def evaluate(
     """Evaluate `agent` on `episodes` tasks of `env_id`, `k` samples each.
 
     With `out_dir`, trajectories are appended to `out_dir/trajectories.jsonl` as they finish and episodes
-    already there are not rerun; `out_dir/summary.json` is written at the end.
+    already there are not rerun; `out_dir/summary.json` is written at the end. With a `RayRolloutPool` as
+    `agent` (`agentgym.distributed`), its Ray workers play the episodes; the files are the same.
     """
     await agent.check()
     store = None

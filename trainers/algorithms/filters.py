@@ -55,6 +55,7 @@ async def dynamic_sampling(
     target_groups: int,
     max_rounds: int = 3,
     tol: float = 0.0,
+    global_count: Callable[[int], int] | None = None,
 ) -> DynamicSamplingResult[T]:
     """Sample groups until `target_groups` informative ones are kept or `max_rounds` rounds have run.
 
@@ -65,13 +66,16 @@ async def dynamic_sampling(
         max_rounds: cap on calls to `sample_groups`; when it is reached the batch may be short (never empty
             of what was kept).
         tol: groups whose reward spread is at most `tol` count as constant.
+        global_count: data parallel: the number of groups kept on all ranks from this rank's number (a sum
+            over ranks); `sample_groups(n)` then asks for n groups in all, of which this rank plays its share.
 
     The first round asks for `target_groups` groups; later rounds ask for as many as are still missing.
     """
     kept: list[list[T]] = []
     sampled = dropped = rounds = 0
-    while len(kept) < target_groups and rounds < max_rounds:
-        want = target_groups - len(kept)
+    count = global_count or (lambda n: n)
+    while (total := count(len(kept))) < target_groups and rounds < max_rounds:
+        want = target_groups - total
         groups = await sample_groups(want)
         rounds += 1
         sampled += len(groups)

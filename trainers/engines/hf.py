@@ -81,5 +81,8 @@ class HFEngine(RolloutEngine):
     def sync_weights(self, model: Any) -> None:
         if model is self.model:
             return
+        from agentgym.trainers.distributed import full_state_dict
+
+        weights = full_state_dict(model)  # an FSDP2-sharded policy: the shards gathered (every rank calls this)
         with self._lock, torch.no_grad():
-            self.model.load_state_dict(model.state_dict())
+            self.model.load_state_dict(weights)
