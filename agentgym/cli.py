@@ -48,8 +48,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     env_id = agentgym.registry.full_id(args.env_id)
     if not env_id.startswith("remote:") and env_id not in agentgym.list_envs():
         raise CLIError(f"unknown environment {args.env_id!r}; run `agentgym list` to see the registered ones")
-    if args.k < 1 or args.episodes < 1 or args.concurrency < 1:
-        raise CLIError("--episodes, --k and --concurrency must be >= 1")
+    if args.k < 1 or args.episodes < 1 or args.concurrency < 1 or (args.vote is not None and args.vote < 2):
+        raise CLIError("--episodes, --k and --concurrency must be >= 1, --vote >= 2")
+    k = max(args.k, args.vote or 1)  # a vote over K needs K samples per task
     try:  # validate env arguments before loading a model or calling a server
         agentgym.make(env_id, **env_kwargs).close()
     except (TypeError, ValueError, RuntimeError) as e:  # RuntimeError: a remote env's server cannot be used
@@ -68,7 +69,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     async def run() -> Any:
         try:
             return await evaluate(
-                env_id, agent, episodes=args.episodes, k=args.k, concurrency=args.concurrency, out_dir=args.out,
+                env_id, agent, episodes=args.episodes, k=k, concurrency=args.concurrency, out_dir=args.out,
                 split=args.split, env_kwargs=env_kwargs, progress=not args.no_progress, seed=args.seed,
             )
         finally:
@@ -319,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("env_id", help="e.g. Arithmetic-v0 or agentgym/Arithmetic-v0")
     p.add_argument("--agent", required=True, help="openai:MODEL | litellm:PROVIDER/MODEL | hf:PATH_OR_GGUF")
     p.add_argument("--episodes", type=int, default=10, help="number of tasks")
-    p.add_argument("--k", type=int, default=1, help="samples per task (pass@k, pass^k)")
+    p.add_argument("--k", type=int, default=1, help="samples per task (pass@k, pass^k, and maj@k for k > 1)")
+    p.add_argument("--vote", type=int, default=None, metavar="K",
+                   help="majority vote over K samples per task (maj@K: the most common answer's success)")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--out", default=None, help="folder for trajectories.jsonl and summary.json (resumable)")
     p.add_argument("--split", default=None)

@@ -37,3 +37,27 @@ def test_summary_reports_maj_at_k_over_the_first_k_samples() -> None:
     assert s.pass_at_k["1"] == 0.5
     assert "maj@3" in format_summary(s)
     assert summarize(trajs, k=1).majority_at_k == {}
+
+
+def test_cli_vote_samples_k_per_task_and_reports_maj_at_k(tmp_path, capsys) -> None:
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "distributed"))
+    from _ray_helpers import solver_server  # a local OpenAI-compatible server with a deterministic solver
+
+    from agentgym.cli import main
+
+    with solver_server() as url:
+        args = ["eval", "Arithmetic-v0", "--agent", "openai:solver", "--base-url", url, "--api-key", "x",
+                "--episodes", "4", "--no-progress"]
+        assert main([*args, "--vote", "3", "--out", str(tmp_path)]) == 0
+        assert "maj@3" in capsys.readouterr().out
+        summary = json.loads((tmp_path / "summary.json").read_text())
+        assert summary["episodes"] == 12 and summary["tasks"] == 4
+        # the solver answers the same every time: the vote is as right as any one sample
+        assert summary["majority_at_k"]["3"] == summary["success_rate"]
+        assert 0 < summary["success_rate"] < 1
+        assert main([*args, "--vote", "1"]) == 2
+        assert "--vote >= 2" in capsys.readouterr().err
