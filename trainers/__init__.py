@@ -28,6 +28,7 @@ from agentgym.trainers.data import (
 from agentgym.trainers.eapo import EAPOConfig, EAPOTrainer
 from agentgym.trainers.engines import HFEngine, RolloutEngine, VLLMEngine
 from agentgym.trainers.episodes import TaskSampler, engine_policy, run_groups
+from agentgym.trainers.expert_iteration import ExpertIterationConfig, ExpertIterationTrainer
 from agentgym.trainers.grpo import DAPOTrainer, GRPOTrainer
 from agentgym.trainers.igpo import IGPOConfig, IGPOTrainer
 from agentgym.trainers.logging import MetricLogger, make_logger
@@ -50,6 +51,8 @@ __all__ = [
     "DAPOTrainer",
     "EAPOConfig",
     "EAPOTrainer",
+    "ExpertIterationConfig",
+    "ExpertIterationTrainer",
     "GRPOConfig",
     "GRPOTrainer",
     "Group",

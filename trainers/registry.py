@@ -2,7 +2,7 @@
 
 A run file names the trainer, the model and the env, and sets config fields::
 
-    trainer: grpo                 # a key of TRAINERS: grpo | dapo | ppo | rloo | reinforce_pp | tapo | igpo | eapo
+    trainer: grpo                 # a key of TRAINERS: grpo | dapo | ppo | rloo | reinforce_pp | tapo | igpo | eapo | expert_iteration
     model: smollm2                # a model folder (config.json), a .gguf file, or "smollm2"
     env: Arithmetic-v0            # a registered env id, or "package.module:factory"
     env_kwargs: {difficulty: 1}
@@ -27,6 +27,7 @@ from typing import Any
 from agentgym.trainers.base import RLTrainer
 from agentgym.trainers.config import ConfigError, RLConfig, read_run_file
 from agentgym.trainers.eapo import EAPOTrainer
+from agentgym.trainers.expert_iteration import ExpertIterationTrainer
 from agentgym.trainers.grpo import DAPOTrainer, GRPOTrainer
 from agentgym.trainers.igpo import IGPOTrainer
 from agentgym.trainers.ppo import PPOTrainer
@@ -42,6 +43,7 @@ TRAINERS: dict[str, type[RLTrainer]] = {
     "tapo": TAPOTrainer,
     "igpo": IGPOTrainer,
     "eapo": EAPOTrainer,
+    "expert_iteration": ExpertIterationTrainer,
 }
 
 RUN_KEYS = ("trainer", "model", "env", "env_kwargs", "train_tasks", "config")
