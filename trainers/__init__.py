@@ -35,11 +35,14 @@ from agentgym.trainers.logging import MetricLogger, make_logger
 from agentgym.trainers.modeling import TokenScores, score_tokens, sequence_logprobs
 from agentgym.trainers.ppo import Critic, PPOTrainer, ValueHead
 from agentgym.trainers.registry import TRAINERS, RunSpec, build_trainer, load_run_spec, register_trainer
+from agentgym.trainers.rexrag import RexRagConfig, RexRagTrainer
 from agentgym.trainers.rloo import ReinforcePPTrainer, RLOOTrainer
 from agentgym.trainers.runtime import TrainerRuntime
 from agentgym.trainers.sft import behaviour_cloning, successful, to_sft_dataset
 from agentgym.trainers.shapers import APOShaper, ASPOShaper, Group, HBPOShaper, Shaper
 from agentgym.trainers.tapo import TAPOConfig, TAPOTrainer
+from agentgym.trainers.tppo import TPPOConfig, TPPOTrainer
+from agentgym.trainers.treepo import TreePOConfig, TreePOTrainer
 
 __all__ = [
     "TRAINERS",
@@ -69,6 +72,8 @@ __all__ = [
     "RLTrainer",
     "ReinforcePPConfig",
     "ReinforcePPTrainer",
+    "RexRagConfig",
+    "RexRagTrainer",
     "Rollout",
     "RolloutEngine",
     "RunSpec",
@@ -76,10 +81,14 @@ __all__ = [
     "Shaper",
     "TAPOConfig",
     "TAPOTrainer",
+    "TPPOConfig",
+    "TPPOTrainer",
     "TaskSampler",
     "TokenBatch",
     "TokenScores",
     "TrainerRuntime",
+    "TreePOConfig",
+    "TreePOTrainer",
     "VLLMEngine",
     "ValueHead",
     "algorithms",

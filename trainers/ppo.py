@@ -110,13 +110,27 @@ class PPOTrainer(RLTrainer):
 
     # ------------------------------------------------------------------ values and advantages
 
+    def critic_mask(self, micro: TokenBatch) -> torch.Tensor:
+        """Where the critic gives values: the policy tokens (T-PPO: also a finished response's earlier
+        windows, which its value loss covers)."""
+        return micro.loss_mask
+
+    def value_mask(self, micro: TokenBatch) -> torch.Tensor:
+        """The tokens the value loss trains on: every policy token (T-PPO: finished responses only)."""
+        return micro.loss_mask
+
+    def value_counts(self, counts: dict[str, float]) -> dict[str, float]:
+        """What the value loss's aggregation divides by: the policy loss's counts (T-PPO: its own)."""
+        return counts
+
     def values(self, micro: TokenBatch) -> torch.Tensor:
         """Critic values `(b, t)` of a micro-batch on the device (with gradients when enabled)."""
         cfg = self.config
+        mask = self.critic_mask(micro)
         if self.critic is not None:
             with autocast(self.device, cfg.bf16):
-                return self.critic(micro.input_ids, micro.attention_mask, micro.loss_mask).float()
-        scores = score_tokens(self.model, micro.input_ids, micro.attention_mask, micro.loss_mask, cfg.temperature,
+                return self.critic(micro.input_ids, micro.attention_mask, mask).float()
+        scores = score_tokens(self.model, micro.input_ids, micro.attention_mask, mask, cfg.temperature,
                               value_head=self.value_head, bf16=cfg.bf16)
         assert scores.values is not None
         return scores.values
@@ -134,8 +148,8 @@ class PPOTrainer(RLTrainer):
             scores.values = self.values(micro)
             return scores
         entropy = "grad" if cfg.entropy_coef > 0 else ("detached" if cfg.log_entropy else None)
-        return score_tokens(self.model, micro.input_ids, micro.attention_mask, micro.loss_mask, cfg.temperature,
-                            entropy=entropy, value_head=self.value_head, bf16=cfg.bf16)
+        return score_tokens(self.model, micro.input_ids, micro.attention_mask, self.critic_mask(micro),
+                            cfg.temperature, entropy=entropy, value_head=self.value_head, bf16=cfg.bf16)
 
     def objective(self, scores: TokenScores, micro: TokenBatch,
                   counts: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -144,12 +158,13 @@ class PPOTrainer(RLTrainer):
         loss, metrics = super().objective(scores, micro, counts)
         assert scores.values is not None and micro.returns is not None and micro.values is not None
         clip = cfg.value_clip if cfg.value_clip is not None else float("inf")
-        vf, vf_metrics = A.value_loss(scores.values, micro.returns, micro.values, micro.loss_mask, clip,
-                                      cfg.loss_agg, **counts)
+        vmask = self.value_mask(micro)
+        vf, vf_metrics = A.value_loss(scores.values, micro.returns, micro.values, vmask, clip,
+                                      cfg.loss_agg, **self.value_counts(counts))
         loss = loss + cfg.value_coef * vf
         metrics.update(vf_metrics)
         metrics["vf_loss"] = vf.detach()
-        metrics["value_mean"] = A.masked_mean(scores.values.detach(), micro.loss_mask)
+        metrics["value_mean"] = A.masked_mean(scores.values.detach(), vmask)
         metrics["loss"] = loss.detach()
         return loss, metrics
 

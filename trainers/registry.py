@@ -2,7 +2,8 @@
 
 A run file names the trainer, the model and the env, and sets config fields::
 
-    trainer: grpo                 # a key of TRAINERS: grpo | dapo | ppo | rloo | reinforce_pp | tapo | igpo | eapo | expert_iteration
+    trainer: grpo                 # a key of TRAINERS: grpo | dapo | ppo | tppo | rloo | reinforce_pp | tapo | igpo | eapo |
+                                  # expert_iteration | treepo | rexrag
     model: smollm2                # a model folder (config.json), a .gguf file, or "smollm2"
     env: Arithmetic-v0            # a registered env id, or "package.module:factory"
     env_kwargs: {difficulty: 1}
@@ -31,19 +32,25 @@ from agentgym.trainers.expert_iteration import ExpertIterationTrainer
 from agentgym.trainers.grpo import DAPOTrainer, GRPOTrainer
 from agentgym.trainers.igpo import IGPOTrainer
 from agentgym.trainers.ppo import PPOTrainer
+from agentgym.trainers.rexrag import RexRagTrainer
 from agentgym.trainers.rloo import ReinforcePPTrainer, RLOOTrainer
 from agentgym.trainers.tapo import TAPOTrainer
+from agentgym.trainers.tppo import TPPOTrainer
+from agentgym.trainers.treepo import TreePOTrainer
 
 TRAINERS: dict[str, type[RLTrainer]] = {
     "grpo": GRPOTrainer,
     "dapo": DAPOTrainer,
     "ppo": PPOTrainer,
+    "tppo": TPPOTrainer,
     "rloo": RLOOTrainer,
     "reinforce_pp": ReinforcePPTrainer,
     "tapo": TAPOTrainer,
     "igpo": IGPOTrainer,
     "eapo": EAPOTrainer,
     "expert_iteration": ExpertIterationTrainer,
+    "rexrag": RexRagTrainer,
+    "treepo": TreePOTrainer,
 }
 
 RUN_KEYS = ("trainer", "model", "env", "env_kwargs", "train_tasks", "config")

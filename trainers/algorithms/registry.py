@@ -37,6 +37,7 @@ from agentgym.trainers.algorithms import advantages as adv_fns
 from agentgym.trainers.algorithms.eapo import eapo_advantages
 from agentgym.trainers.algorithms.igpo import igpo_advantages, outcome_turn_mask
 from agentgym.trainers.algorithms.losses import gspo_loss, ppo_clip_loss
+from agentgym.trainers.algorithms.rexrag import rexrag_policy_loss
 
 if TYPE_CHECKING:
     from agentgym.trainers.config import RLConfig
@@ -233,3 +234,13 @@ def _gspo(logprobs: torch.Tensor, micro: TokenBatch, cfg: RLConfig,
     assert micro.advantages is not None
     return gspo_loss(logprobs, micro.old_logprobs, micro.advantages, micro.loss_mask, cfg.clip_low, cfg.clip_high,
                      cfg.loss_agg, **counts)
+
+
+@register_policy_loss("rexrag")
+def _rexrag(logprobs: torch.Tensor, micro: TokenBatch, cfg: RLConfig,
+            counts: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """REX-RAG: PPO clip with the ratio against the sampling mixture pi_mix, probe advantages weighted."""
+    assert micro.advantages is not None
+    mix = micro.extras.get("mix_logprobs", micro.old_logprobs)  # absent: PPO's ratio
+    return rexrag_policy_loss(logprobs, mix, micro.advantages, micro.loss_mask, micro.extras.get("probe_weight"),
+                              cfg.clip_low, cfg.clip_high, cfg.dual_clip, cfg.loss_agg, **counts)

@@ -77,8 +77,23 @@ def tree_token_advantages(
     *,
     weighting: str = "group_size",
     skip_constant: bool = False,
+    rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """`tree_advantages` on every policy token of its row (mask (B, T)), whitened over the batch's tokens."""
+    """`tree_advantages` on every policy token of its row (mask (B, T)), whitened over the batch's tokens.
+
+    `rows` (R,) maps each row of an (R, T) `mask` to its leaf, for leaves that span several rows (an env that
+    resets the context): every row of a leaf gets the leaf's advantage, computed once per leaf,
+
+        A_{row,t} = whiten_{policy tokens}(A_leaf(row)),
+
+    so a leaf is not counted once per row in its subgroups' means. Without `rows` row i is leaf i.
+    """
     per_leaf = tree_advantages(rewards, paths, weighting=weighting, skip_constant=skip_constant)
+    if rows is not None:
+        if rows.shape[0] != mask.shape[0]:
+            raise ValueError(f"{mask.shape[0]} mask rows but {rows.shape[0]} row -> leaf indices")
+        per_leaf = per_leaf[rows.long()]
+    elif per_leaf.shape[0] != mask.shape[0]:
+        raise ValueError(f"{per_leaf.shape[0]} leaves but {mask.shape[0]} mask rows (pass rows=)")
     m = mask.to(per_leaf.dtype)
     return masked_whiten(per_leaf.unsqueeze(1) * m, m) * m
