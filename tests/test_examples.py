@@ -77,3 +77,19 @@ def test_train_thought_graph_example_smoke_run(tmp_path):
     run = json.loads(out_json.read_text())
     assert run["before"]["n"] == run["after"]["n"] == 1 and run["history"]
     assert run["warm_start"]["demos"] >= 1 and run["warm_start"]["demo_tokens"] > 0
+
+
+@pytest.mark.slow
+def test_train_gsm8k_python_example_smoke_run(tmp_path):
+    """The GSM8K python-tool example, shrunk: real SmolLM2 weights, oracle warm start, one GRPO step, saved model."""
+    out_json, model_dir = tmp_path / "run.json", tmp_path / "model"
+    args = ["--demos", "2", "--sft-epochs", "1", "--train-minutes", "0.05", "--eval-tasks", "2", "--tasks-per-step",
+            "1", "--group-size", "2", "--max-new-tokens", "32", "--save", str(model_dir), "--out", str(out_json)]
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "train_gsm8k_python.py"), *args],
+                         capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "before: greedy success" in out.stdout and "after: greedy success" in out.stdout
+    run = json.loads(out_json.read_text())
+    assert run["before"]["n"] == run["after"]["n"] == 2 and len(run["history"]) >= 1
+    assert run["warm_start"]["demos"] == 2 and run["warm_start"]["demo_tokens"] > 0
+    assert (model_dir / "config.json").is_file()
