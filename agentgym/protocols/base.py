@@ -68,6 +68,14 @@ class ToolProtocol(ABC):
         """Text form of an assistant message's native tool calls (for text-only chat templates)."""
         return message.content or ""
 
+    def action(self, name: str, arguments: dict[str, Any], call_id: str = "call_0") -> str | dict[str, Any]:
+        """One tool call as an env action in this protocol: an assistant message dict with `tool_calls` for
+        native tool calling, else the call's text (what scripted policies and oracles send)."""
+        import json
+
+        message = Message("assistant", None, [ToolCall(call_id, name, json.dumps(arguments))])
+        return message.to_openai() if self.native else self.encode_calls(message)
+
     def to_text_messages(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rewrite native tool calls and `tool` messages into this protocol's text form.
 

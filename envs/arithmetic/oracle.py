@@ -8,12 +8,9 @@ from.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
-
-from agentgym.messages import Message, ToolCall
 
 _START = re.compile(r"^\w+ has (\d+) \w+\.$")
 _STEPS = [
@@ -55,10 +52,7 @@ class ArithmeticOracle:
 
     def _call(self, name: str, **arguments: str) -> str | dict[str, Any]:
         self._n += 1
-        msg = Message("assistant", None, [ToolCall(f"oracle_{self._n}", name, json.dumps(arguments))])
-        if self.env.protocol.native:
-            return msg.to_openai()
-        return self.env.protocol.encode_calls(msg)
+        return self.env.protocol.action(name, arguments, f"oracle_{self._n}")
 
     def __call__(self, messages: Sequence[dict[str, Any]]) -> str | dict[str, Any]:
         from agentgym.envs.arithmetic.env import parse_number

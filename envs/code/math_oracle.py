@@ -13,7 +13,6 @@ program prints the `####` answer instead, so every demonstration is correct.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from typing import Any
 
 from agentgym.envs.code.answers import answers_match, gsm8k_gold
 from agentgym.tools.common import calculate
-
-from agentgym.messages import Message, ToolCall
 
 _ANNOTATION = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
 _ARITHMETIC = re.compile(r"^[\d\s.+\-*/()]+$")
@@ -93,10 +90,7 @@ class MathPythonOracle:
 
     def _call(self, name: str, **arguments: str) -> str | dict[str, Any]:
         self._n += 1
-        msg = Message("assistant", None, [ToolCall(f"oracle_{self._n}", name, json.dumps(arguments))])
-        if self.env.protocol.native:
-            return msg.to_openai()
-        return self.env.protocol.encode_calls(msg)
+        return self.env.protocol.action(name, arguments, f"oracle_{self._n}")
 
     def __call__(self, messages: Sequence[dict[str, Any]]) -> str | dict[str, Any]:
         task = self.env.state.task

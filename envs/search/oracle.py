@@ -7,14 +7,11 @@ reads the gold answer, so its exact match measures whether the documents and the
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from agentgym.envs.search.kb import extract_fact
-
-from agentgym.messages import Message, ToolCall
 
 _RESULT = re.compile(r"(?:^|>)Doc \d+ \[id: (?P<id>[^\]]*)\] \(Title: (?P<title>.*?)\) (?P<text>[^\n<]*)", re.MULTILINE)
 
@@ -38,10 +35,7 @@ class OraclePolicy:
         self._hop = 0
 
     def _call(self, name: str, **arguments: str) -> str | dict[str, Any]:
-        msg = Message("assistant", None, [ToolCall(f"oracle_{self._hop}_{name}", name, json.dumps(arguments))])
-        if self.env.protocol.native:
-            return msg.to_openai()
-        return self.env.protocol.encode_calls(msg)
+        return self.env.protocol.action(name, arguments, f"oracle_{self._hop}_{name}")
 
     def __call__(self, messages: Sequence[dict[str, Any]]) -> str | dict[str, Any]:
         meta = self.env.state.task.metadata

@@ -16,7 +16,6 @@ directly on a `PageSession`.
 from __future__ import annotations
 
 import ast
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ from agentgym.envs.web.shop.catalog import tokens
 from agentgym.envs.web.shop.reward import Goal
 from agentgym.tools.browser.axtext import render
 from agentgym.tools.browser.base import PageSession, WebAction
-
-from agentgym.messages import Message, ToolCall
 
 _QUOTED = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
 _LINE = re.compile(rf"^(?P<indent>\t*)(?:\[(?P<bid>[^\]]+)\] )?(?P<role>\S+)(?: (?P<name>{_QUOTED}))?(?P<props>.*)$")
@@ -236,10 +233,7 @@ class ShopOracle:
 
     def _call(self, name: str, **arguments: Any) -> str | dict[str, Any]:
         self._n += 1
-        msg = Message("assistant", None, [ToolCall(f"oracle_{self._n}", name, json.dumps(arguments))])
-        if self.env.protocol.native:
-            return msg.to_openai()
-        return self.env.protocol.encode_calls(msg)
+        return self.env.protocol.action(name, arguments, f"oracle_{self._n}")
 
     def __call__(self, messages: Sequence[dict[str, Any]]) -> str | dict[str, Any]:
         task = self.env.state.task
