@@ -121,30 +121,7 @@ async def run_episode(
     context = _EPISODE.set(EpisodeContext(tid, env_id, sample_index, seed))
     try:
         session = policy.start_episode(messages, tools=tools, stop=tuple(info.get("stop") or ()))
-        while True:
-            out = await session.next()
-            t_env = time.perf_counter()
-            obs, reward, terminated, truncated, step_info = await env.astep(out.message)
-            reset = bool(step_info.get("context_reset"))
-            traj.turns.append(Turn(
-                assistant=out.message, observation=[dict(m) for m in obs], reward=float(reward),
-                token_ids=out.token_ids, logprobs=out.logprobs, context_ids=out.context_ids,
-                prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, cost=out.cost,
-                finish_reason=out.finish_reason, tool_calls=list(step_info.get("tool_calls", [])),
-                parse_errors=list(step_info.get("parse_errors", [])), agent_seconds=out.latency,
-                env_seconds=time.perf_counter() - t_env, context_reset=reset,
-            ))
-            if out.info:
-                traj.info.update(out.info)
-            if terminated or truncated:
-                traj.terminated, traj.truncated = bool(terminated), bool(truncated)
-                traj.success = bool(step_info.get("success", False))
-                traj.answer = step_info.get("answer")
-                traj.reward_components = dict(step_info.get("reward_components", {}))
-                traj.info.update(_carried(step_info))
-                traj.format = _typed(step_info, FORMAT_INFO, FormatVerdict)
-                break
-            session.observe(out, obs, reset)
+        await play_turns(env, session, traj)
     except AgentError:
         raise
     except ContextWindowExceeded as e:  # the context outgrew the model: this episode ends, the run goes on
@@ -157,6 +134,39 @@ async def run_episode(
     traj.reward = sum(t.reward for t in traj.turns)
     traj.seconds = time.perf_counter() - t0
     return traj
+
+
+async def play_turns(env: Any, session: Any, traj: Trajectory, first: Any = None) -> None:
+    """The turn loop of an episode: ask the session for an action, step the env, record the turn, until the
+    env ends the episode (then the outcome goes on `traj`). `first`: an action already generated for the
+    first of these turns (a trainer continuing an episode from a recorded prefix). Exceptions propagate."""
+    out = first
+    while True:
+        if out is None:
+            out = await session.next()
+        t_env = time.perf_counter()
+        obs, reward, terminated, truncated, step_info = await env.astep(out.message)
+        reset = bool(step_info.get("context_reset"))
+        traj.turns.append(Turn(
+            assistant=out.message, observation=[dict(m) for m in obs], reward=float(reward),
+            token_ids=out.token_ids, logprobs=out.logprobs, context_ids=out.context_ids,
+            prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, cost=out.cost,
+            finish_reason=out.finish_reason, tool_calls=list(step_info.get("tool_calls", [])),
+            parse_errors=list(step_info.get("parse_errors", [])), agent_seconds=out.latency,
+            env_seconds=time.perf_counter() - t_env, context_reset=reset,
+        ))
+        if out.info:
+            traj.info.update(out.info)
+        if terminated or truncated:
+            traj.terminated, traj.truncated = bool(terminated), bool(truncated)
+            traj.success = bool(step_info.get("success", False))
+            traj.answer = step_info.get("answer")
+            traj.reward_components = dict(step_info.get("reward_components", {}))
+            traj.info.update(_carried(step_info))
+            traj.format = _typed(step_info, FORMAT_INFO, FormatVerdict)
+            return
+        session.observe(out, obs, reset)
+        out = None
 
 
 Job = tuple[str, int]  # (task id, sample index)

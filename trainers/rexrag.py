@@ -61,9 +61,8 @@ from agentgym.trainers.grpo import GRPOTrainer
 from agentgym.trainers.shapers import Group
 
 from agentgym.agents.base import AgentOutput, ContextWindowExceeded
-from agentgym.episode import _carried, _typed
+from agentgym.episode import play_turns
 from agentgym.models.chat_template import assistant_message, prepare_messages
-from agentgym.records import FORMAT_INFO, FormatVerdict
 from agentgym.trajectory import Trajectory, Turn
 
 __all__ = ["PROBE_INFO", "REVISION_PROMPTS", "RexRagConfig", "RexRagTrainer", "cut_before_answer"]
@@ -329,26 +328,8 @@ class RexRagTrainer(GRPOTrainer):
                           finish_reason=gen.finish_reason, context_ids=context_ids)
         session.ids = list(prompt)
         session._text = text
-        try:
-            while True:
-                obs, reward, terminated, truncated, step_info = await env.astep(out.message)
-                reset = bool(step_info.get("context_reset"))
-                traj.turns.append(Turn(
-                    assistant=out.message, observation=[dict(m) for m in obs], reward=float(reward),
-                    token_ids=out.token_ids, logprobs=out.logprobs, context_ids=out.context_ids,
-                    prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens,
-                    finish_reason=out.finish_reason, tool_calls=list(step_info.get("tool_calls", [])),
-                    parse_errors=list(step_info.get("parse_errors", [])), context_reset=reset))
-                if terminated or truncated:
-                    traj.terminated, traj.truncated = bool(terminated), bool(truncated)
-                    traj.success = bool(step_info.get("success", False))
-                    traj.answer = step_info.get("answer")
-                    traj.reward_components = dict(step_info.get("reward_components", {}))
-                    traj.info.update(_carried(step_info))
-                    traj.format = _typed(step_info, FORMAT_INFO, FormatVerdict)
-                    break
-                session.observe(out, obs, reset)
-                out = await session.next()
+        try:  # the rest of the episode through the one turn loop, starting from the continuation
+            await play_turns(env, session, traj, first=out)
         except ContextWindowExceeded as e:
             traj.truncated, traj.truncation_reason = True, str(e)
         traj.reward = sum(t.reward for t in traj.turns)
