@@ -17,6 +17,7 @@ from agentgym.trainers.config import (
     ReinforcePPConfig,
     RLConfig,
     RLOOConfig,
+    UnsupportedSetup,
 )
 from agentgym.trainers.data import (
     SequenceView,
@@ -89,6 +90,7 @@ __all__ = [
     "TrainerRuntime",
     "TreePOConfig",
     "TreePOTrainer",
+    "UnsupportedSetup",
     "VLLMEngine",
     "ValueHead",
     "algorithms",

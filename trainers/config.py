@@ -34,6 +34,11 @@ class ConfigError(ValueError):
         self.field = field_name
 
 
+class UnsupportedSetup(ValueError):
+    """A combination a trainer refuses, such as LoRA under data parallelism or T-PPO on Ray rollout workers;
+    the message says how to run it instead."""
+
+
 def _type_ok(value: Any, annotation: Any) -> bool:
     """Whether `value` fits a field annotation made of int/float/str/bool/None, unions and list[str]."""
     origin = typing.get_origin(annotation)

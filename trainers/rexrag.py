@@ -54,7 +54,7 @@ from agentgym.trainers.algorithms.rexrag import (
     select_probes,
 )
 from agentgym.trainers.base import Rollout
-from agentgym.trainers.config import GRPOConfig, RLConfig
+from agentgym.trainers.config import GRPOConfig, RLConfig, UnsupportedSetup
 from agentgym.trainers.data import SequenceView, TokenBatch, collate
 from agentgym.trainers.episodes import engine_policy
 from agentgym.trainers.grpo import GRPOTrainer
@@ -174,9 +174,9 @@ class RexRagTrainer(GRPOTrainer):
 
     def setup_models(self) -> None:
         if self.dp.is_distributed:
-            raise NotImplementedError("RexRagTrainer runs in one process (probes are played by this process)")
+            raise UnsupportedSetup("RexRagTrainer runs in one process (it plays its probes itself): launch it without torchrun")
         if self.rollout_pool is not None:
-            raise NotImplementedError("RexRagTrainer plays rollouts in this process (rollout_workers=0)")
+            raise UnsupportedSetup("RexRagTrainer plays its rollouts in this process: use rollout_workers=0")
         cfg = self.config
         self.prompt_texts = list(cfg.revision_prompts or REVISION_PROMPTS)
         self.prompt_ids = [list(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in self.prompt_texts]

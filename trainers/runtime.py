@@ -33,7 +33,7 @@ from agentgym.trainers.checkpoint import (
     save_pickle,
     set_rng_state,
 )
-from agentgym.trainers.config import RLConfig
+from agentgym.trainers.config import RLConfig, UnsupportedSetup
 from agentgym.trainers.data import TokenBatch
 from agentgym.trainers.distributed import (
     DistContext,
@@ -237,8 +237,8 @@ class TrainerRuntime:
         unsupported = [what for what, bad in [("LoRA (lora_r > 0)", self.is_lora),
                                               ("a separate critic or value head (PPO)", self.name == "ppo")] if bad]
         if unsupported:
-            raise NotImplementedError(f"data-parallel training does not support {', '.join(unsupported)} yet; "
-                                      "run it in one process")
+            raise UnsupportedSetup(f"data-parallel training does not support {', '.join(unsupported)}; "
+                                   "run it in one process")
         if self.dp.device.type == "cuda" and self.device != self.dp.device:  # this rank's GPU
             self.model.to(self.dp.device)
             self.device = self.dp.device
@@ -389,8 +389,8 @@ class TrainerRuntime:
         from agentgym.trainers.sft import behaviour_cloning, chat_sft, successful
 
         if self.scorer is not None:
-            raise NotImplementedError("warm_start under data parallelism is not supported yet: run it in one process "
-                                      "and resume from its checkpoint")
+            raise UnsupportedSetup("warm_start runs in one process: warm-start there, save a checkpoint and "
+                                   "resume it under torchrun")
         lr = learning_rate or self.config.learning_rate
         stats: dict[str, float] = {}
         for _ in range(1 if trajectories is not None else rounds):

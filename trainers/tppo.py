@@ -56,7 +56,7 @@ import torch
 from agentgym.trainers.algorithms.advantages import gae_advantages
 from agentgym.trainers.algorithms.masked import masked_whiten
 from agentgym.trainers.base import Rollout
-from agentgym.trainers.config import PPOConfig, RLConfig
+from agentgym.trainers.config import PPOConfig, RLConfig, UnsupportedSetup
 from agentgym.trainers.data import TokenBatch
 from agentgym.trainers.ppo import PPOTrainer
 from agentgym.trainers.shapers import Group
@@ -412,9 +412,9 @@ class TPPOTrainer(PPOTrainer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            raise NotImplementedError("T-PPO does not support data-parallel training yet; run it in one process")
+            raise UnsupportedSetup("T-PPO keeps its in-flight episodes in one process: launch it without torchrun")
         if kwargs.get("rollout_workers"):
-            raise NotImplementedError("T-PPO keeps its in-flight episodes in this process: no rollout_workers")
+            raise UnsupportedSetup("T-PPO keeps its in-flight episodes in this process: use rollout_workers=0")
         self._runner: WindowRunner | None = None
         self._windows: dict[int, tuple[list[list[int]], bool]] = {}
         self._value_counts: dict[str, float] = {}

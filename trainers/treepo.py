@@ -26,7 +26,7 @@ multi-turn env are sampled by the engine as usual. So the trajectory records exa
 
 Faithfulness (the authors' `recipe/treepo/vllm_rollout_tree.py`, read for facts):
 - The authors' rollout forces an answer at the depth limit or near the length limit by appending
-  "<answer>" tokens the policy did not sample (log-prob placeholders). Here no token is ever inserted: a
+  "<answer>" tokens the policy did not sample (with stand-in log-probs). Here no token is ever inserted: a
   branch that hits the limit is a length-truncated leaf, because the token view trains only on sampled ids.
 - Their fallback cuts a finished leaf at a random `<step>` tag (or a random token when there is none) and
   keeps its full tree index; here the cut is at a random segment boundary and the path is cut with it, so

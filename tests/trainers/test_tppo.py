@@ -215,3 +215,14 @@ def test_run_file_and_config() -> None:
     with pytest.raises(ConfigError) as e:
         TPPOConfig(dynamic_sampling=True, group_size=4)
     assert e.value.field == "dynamic_sampling"
+
+
+def test_tppo_refuses_rollout_workers_and_data_parallelism(monkeypatch) -> None:
+    from agentgym.trainers import UnsupportedSetup
+
+    tok = tiny_tokenizer()
+    with pytest.raises(UnsupportedSetup, match="rollout_workers=0"):
+        TPPOTrainer(tiny_model(tok), KeyEnv, TPPOConfig(report_to=[]), tokenizer=tok, rollout_workers=2)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UnsupportedSetup, match="without torchrun"):
+        TPPOTrainer(tiny_model(tok), KeyEnv, TPPOConfig(report_to=[]), tokenizer=tok)
