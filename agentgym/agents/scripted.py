@@ -11,6 +11,18 @@ from agentgym.agents.base import Agent, AgentOutput
 Policy = Callable[[Sequence[dict[str, Any]]], "str | dict[str, Any] | Awaitable[str | dict[str, Any]]"]
 
 
+def last_observation(messages: Sequence[dict[str, Any]]) -> str:
+    """The text of the latest env message (a `user` or `tool` message) in a conversation; "" when none.
+    What scripted policies read the result of their last action from."""
+    for m in reversed(messages):
+        if m.get("role") in ("user", "tool"):
+            content = m.get("content")
+            if isinstance(content, list):  # content parts: the text ones
+                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return str(content or "")
+    return ""
+
+
 class FunctionAgent(Agent):
     """Calls `policy(messages)` for each turn; it returns the assistant text or message dict."""
 

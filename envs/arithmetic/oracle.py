@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from agentgym.agents.scripted import last_observation
+
 _START = re.compile(r"^\w+ has (\d+) \w+\.$")
 _STEPS = [
     (re.compile(r"^Then \w+ finds (\d+) more \w+\.$"), "({acc} + {0})"),
@@ -59,6 +61,5 @@ class ArithmeticOracle:
 
         if not any(m.get("role") == "assistant" for m in messages):
             return self._call("calculator", expression=problem_expression(self.env.state.task.prompt))
-        last = next((m for m in reversed(messages) if m.get("role") in ("user", "tool")), {})
-        value = parse_number(last.get("content"))
+        value = parse_number(last_observation(messages))
         return self._call("answer", answer="unknown" if value is None else f"{value:g}" if value % 1 else str(int(value)))

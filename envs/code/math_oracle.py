@@ -21,6 +21,8 @@ from typing import Any
 from agentgym.envs.code.answers import answers_match, gsm8k_gold
 from agentgym.tools.common import calculate
 
+from agentgym.agents.scripted import last_observation
+
 _ANNOTATION = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
 _ARITHMETIC = re.compile(r"^[\d\s.+\-*/()]+$")
 
@@ -102,8 +104,7 @@ class MathPythonOracle:
             return self._call("python", code=program.code)
         from agentgym.envs.code.answers import parse_number
 
-        last = next((m for m in reversed(messages) if m.get("role") in ("user", "tool")), {})
-        printed = parse_number(str(last.get("content") or ""))
+        printed = parse_number(last_observation(messages))
         value = program.result if printed is None else _plain(printed)
         return self._call("answer", answer=value)
 

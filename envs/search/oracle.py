@@ -13,6 +13,8 @@ from typing import Any
 
 from agentgym.envs.search.kb import extract_fact
 
+from agentgym.agents.scripted import last_observation
+
 _RESULT = re.compile(r"(?:^|>)Doc \d+ \[id: (?P<id>[^\]]*)\] \(Title: (?P<title>.*?)\) (?P<text>[^\n<]*)", re.MULTILINE)
 
 
@@ -43,9 +45,8 @@ class OraclePolicy:
         if not any(m.get("role") == "assistant" for m in messages):
             self._subject, self._hop = titles[0], 0
             return self._call("search", query=self._subject)
-        last = next(m for m in reversed(messages) if m.get("role") in ("user", "tool"))
         value = None
-        for _doc_id, title, text in parse_results(str(last.get("content") or "")):
+        for _doc_id, title, text in parse_results(last_observation(messages)):
             if title == self._subject:
                 value = extract_fact(text, self._subject, relations[self._hop])
                 break
