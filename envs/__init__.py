@@ -28,9 +28,11 @@ def register_builtin_envs() -> None:
     # a text file so that registering imports nothing
     from pathlib import Path
 
-    miniwob_tasks = (Path(__file__).parent / "web" / "miniwob" / "tasks.txt").read_text().split()
-    for name in miniwob_tasks:
+    web = Path(__file__).parent / "web"
+    for name in (web / "miniwob" / "tasks.txt").read_text().split():
         register(f"miniwob.{name}-v0", "agentgym.envs.web.miniwob.env:MiniWoBEnv", kwargs={"task": name})
+    # the MiniWoB tasks BrowserGym registers (125 of the package's 130)
+    for name in (web / "browsergym_miniwob_tasks.txt").read_text().split():
         register(f"browsergym.miniwob.{name}-v0", "agentgym.envs.web.browsergym:BrowserGymEnv",
                  kwargs={"task": f"browsergym/miniwob.{name}"})
     register("BrowserGym-v0", "agentgym.envs.web.browsergym:BrowserGymEnv")

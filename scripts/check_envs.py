@@ -35,6 +35,10 @@ def check(env_id: str) -> str | None:
             return f"make: {type(e).__name__}: {e}"
         try:
             check_env(env)
+            # an env whose backend failed still passes the checker with episodes that end at once: not a pass
+            _, info = env.reset(seed=0)
+            if info.get("backend_crashed"):
+                return f"the backend failed: {info['backend_crashed']}"
         except Exception as e:
             return f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
         finally:

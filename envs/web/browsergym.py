@@ -17,6 +17,12 @@ Chromium: BrowserGym launches the task browser with `pw_chromium_kwargs` (we pas
 the worker's Playwright driver at a folder whose Chromium is the system one (`playwright_browsers_dir`). MiniWoB
 pages come from the local `MiniWoBServer` (BrowserGym's `base_url` task argument, so `MINIWOB_URL` is not
 needed).
+
+Clock-driven pages (MiniWoB's stock-market ticker, moving items, Simon says...) run on a virtual clock
+(`agentgym.tools.browser.clock`): the page's own timers and dates move `virtual_clock_ms` per reset and per step,
+right before the reward is read and the page observed, so the same seed and actions give the same observation
+however long the browser took. `virtual_clock_ms="auto"` (the default) turns it on for MiniWoB tasks whose page
+schedules timers, None keeps the wall clock everywhere.
 """
 
 from __future__ import annotations
@@ -137,6 +143,9 @@ class BrowserGymEnv(LanguageEnv):
         env_kwargs: more arguments for BrowserGym's `BrowserEnv` (e.g. `pre_observation_delay`, `slow_mo`).
         obs_max_chars: the flattened tree's budget in characters (None: no limit).
         step_timeout: seconds a BrowserGym reset or step may take before the episode is truncated.
+        virtual_clock_ms: virtual milliseconds the page's own clock moves per reset and per step (the page's
+            timers and dates stand still otherwise); "auto": 1000 for MiniWoB pages that schedule timers, the
+            wall clock for the rest; None: the wall clock.
         **kwargs: more `LanguageEnv` options.
     """
 
@@ -148,6 +157,7 @@ class BrowserGymEnv(LanguageEnv):
         env_kwargs: dict[str, Any] | None = None,
         obs_max_chars: int | None = 12_000,
         step_timeout: float = 120.0,
+        virtual_clock_ms: float | str | None = "auto",
         sizes: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -159,6 +169,10 @@ class BrowserGymEnv(LanguageEnv):
         self.env_kwargs = dict(env_kwargs or {})
         self.obs_max_chars = obs_max_chars
         self.step_timeout = step_timeout
+        if virtual_clock_ms is not None and virtual_clock_ms != "auto" and not (
+                isinstance(virtual_clock_ms, (int, float)) and virtual_clock_ms >= 0):
+            raise ValueError(f"virtual_clock_ms must be 'auto', None or milliseconds >= 0, not {virtual_clock_ms!r}")
+        self.virtual_clock_ms = virtual_clock_ms
         self._bgym: Any = None
         self._server: Any = None
         self._worker = _Worker("browsergym")
@@ -201,8 +215,12 @@ class BrowserGymEnv(LanguageEnv):
             task_kwargs["base_url"] = self._server.base_url
         env_kwargs = {"headless": True, **self.env_kwargs}
         chromium_kwargs = {"executable_path": exe, **env_kwargs.pop("pw_chromium_kwargs", {})}
-        return gym.make(self.task_id, task_kwargs=task_kwargs, pw_chromium_kwargs=chromium_kwargs,
+        bgym = gym.make(self.task_id, task_kwargs=task_kwargs, pw_chromium_kwargs=chromium_kwargs,
                         disable_env_checker=True, **env_kwargs)
+        if self.virtual_clock_ms is not None:
+            inner = bgym.unwrapped
+            inner.task_entrypoint = _clocked_tasks(inner.task_entrypoint, self.virtual_clock_ms)
+        return bgym
 
     def _reset_sync(self, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
         import browsergym.core as bcore
@@ -304,6 +322,48 @@ class BrowserGymEnv(LanguageEnv):
 
                 self._server = None
                 MiniWoBServer.release()
+
+
+def _page_uses_timers(task: Any) -> bool:
+    """Whether a BrowserGym task's page schedules its own timers (MiniWoB pages, read from the package)."""
+    from agentgym.tools.browser.clock import uses_timers
+
+    subdomain = getattr(task, "subdomain", None)
+    if not subdomain or not type(task).__module__.startswith("browsergym.miniwob"):
+        return False
+    from agentgym.envs.web.miniwob.tasks import miniwob_html_dir
+
+    page = miniwob_html_dir() / "miniwob" / f"{subdomain}.html"
+    return page.is_file() and uses_timers(page.read_text(errors="replace"))
+
+
+def _clocked_tasks(entrypoint: Callable[..., Any], ms: float | str) -> Callable[..., Any]:
+    """Wrap BrowserGym's task factory: each task's page gets the virtual clock, advanced by `ms` after the task's
+    setup (before the first observation) and before each validation (after the action, before the reward and the
+    observation are read)."""
+    from agentgym.tools.browser.clock import VIRTUAL_CLOCK_SCRIPT, advance_clock
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        task = entrypoint(*args, **kwargs)
+        step_ms = 1000.0 if ms == "auto" else float(ms)
+        if ms == "auto" and not _page_uses_timers(task):
+            return task
+        setup, validate = task.setup, task.validate
+
+        def clocked_setup(page: Any) -> Any:
+            page.add_init_script(VIRTUAL_CLOCK_SCRIPT)
+            out = setup(page=page)
+            advance_clock(page, step_ms)
+            return out
+
+        def clocked_validate(page: Any, chat_messages: Any) -> Any:
+            advance_clock(page, step_ms)
+            return validate(page, chat_messages)
+
+        task.setup, task.validate = clocked_setup, clocked_validate
+        return task
+
+    return make
 
 
 def _describe_actions() -> str:
