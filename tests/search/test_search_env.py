@@ -341,3 +341,21 @@ def test_search_tool_latency_is_sub_millisecond():
         times.append(time.perf_counter() - t0)
     assert np.median(times) < 0.002  # generous for a shared CI machine; the bench measures ~0.1 ms
     env.close()
+
+
+@pytest.mark.parametrize("env_id,kwargs", [("TAPO-MultiHopQA-v0", {"max_tool_turns": 3}),
+                                           ("EAPO-MultiHopQA-v0", {"max_rounds": 4})])
+def test_oracle_plays_the_tapo_and_workspace_protocols(env_id, kwargs):
+    """The oracle counts turns from the env's state, so it also plays the Markovian workspace, whose rounds show no
+    earlier assistant message, and writes the facts found so far as its report (the next round shows it)."""
+    from agentgym.agents import FunctionAgent
+    from agentgym.rollout import collect
+
+    env = agentgym.make(env_id, hops=2, n_docs=2000, **kwargs)
+    trajs = collect(env, FunctionAgent(oracle_policy(env.unwrapped), name="oracle"),
+                    [f"test-{i}" for i in range(20)], concurrency=1, progress=False)
+    env.close()
+    assert all(t.success for t in trajs) and all(t.num_turns == 3 for t in trajs)
+    if env_id.startswith("EAPO"):
+        last_round = trajs[0].turns[-1].assistant["content"]
+        assert last_round.startswith("<report>") and " of " in last_round.split("</report>")[0]
