@@ -309,6 +309,44 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demos(args: argparse.Namespace) -> int:
+    """`agentgym demos ENV`: play the env's oracle on training tasks; write the successes as chat SFT records."""
+    from pathlib import Path
+
+    import agentgym
+    from agentgym.oracles import NoOracleError, oracle_demonstrations, oracle_policy, sft_rows
+
+    if args.episodes < 1:
+        raise CLIError("--episodes must be >= 1")
+    env_id = agentgym.registry.full_id(args.env_id)
+    if env_id not in agentgym.list_envs():
+        raise CLIError(f"unknown environment {args.env_id!r}; run `agentgym list` to see the registered ones")
+    try:
+        env = agentgym.make(env_id, **_parse_env_args(args.env_arg))
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"cannot create {env_id}: {e}") from None
+    try:
+        oracle_policy(env)  # no oracle: say so before anything else
+        ids = env.unwrapped.tasks.ids(args.split)
+        if not ids:
+            raise CLIError(f"{env_id} has no {args.split!r} tasks")
+        trajs = oracle_demonstrations(env, ids[args.skip:args.skip + args.episodes], progress=not args.no_progress)
+    except NoOracleError as e:
+        raise CLIError(str(e)) from None
+    finally:
+        env.close()
+    rows = sft_rows(trajs, env_id)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    solved = sum(t.success for t in trajs)
+    print(f"{env_id}: the oracle solved {solved}/{len(trajs)} {args.split} tasks -> {len(rows)} SFT records in {out} "
+          "(train on them with a `trainer: sft` run file, `data:` this file)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentgym", description="Environments, agents and trainers for LLM agents.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -384,6 +422,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--concurrency", type=int, default=4)
     b.add_argument("--out", required=True, help="folder for cpt.jsonl, sft.jsonl and summary.json")
     b.set_defaults(func=cmd_policy_export)
+
+    p = sub.add_parser("demos", help="oracle demonstrations of an env's tasks as chat SFT records (warm starts)")
+    p.add_argument("env_id", help="an env with an oracle: MultiHopQA-v0, MathPython-v0, Arithmetic-v0 and their "
+                                  "TAPO / EAPO versions")
+    p.add_argument("--out", required=True, help="the JSONL file to write ({\"messages\": [...]} per record)")
+    p.add_argument("--episodes", type=int, default=100, help="tasks to play")
+    p.add_argument("--split", default="train")
+    p.add_argument("--skip", type=int, default=0, help="start at this task of the split")
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env constructor argument")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_demos)
 
     p = sub.add_parser("serve-model", help="serve a local model through an OpenAI-compatible API")
     p.add_argument("model", help="hf:PATH_OR_GGUF or hf:smollm2")
