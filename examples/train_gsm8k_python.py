@@ -82,7 +82,8 @@ def main() -> None:
     demos = collect(probe, FunctionAgent(MathPythonOracle(probe.unwrapped), name="gsm8k-oracle"),
                     train_ids[: a.demos], concurrency=1, progress=False)
     probe.close()
-    warm = trainer.warm_start(demos, epochs=a.sft_epochs, learning_rate=a.sft_lr)
+    warm = trainer.warm_start(demos, epochs=a.sft_epochs, learning_rate=a.sft_lr, on_log=lambda step, total, loss:
+                              print(f"warm start SFT step {step}/{total}: loss {loss:.3f}", flush=True))
     print(f"warm start: cloned {warm.get('demos', 0)} of {len(demos)} oracle episodes ({warm.get('demo_tokens', 0)} "
           f"tokens), NLL {warm.get('demo_nll_first', float('nan')):.3f} -> "
           f"{warm.get('demo_nll_last', float('nan')):.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)

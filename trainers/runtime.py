@@ -377,14 +377,15 @@ class TrainerRuntime:
         }
 
     def warm_start(self, trajectories: Sequence[Trajectory] | None = None, *, rounds: int = 1,
-                   tasks: int | None = None, epochs: int = 1, learning_rate: float | None = None) -> dict[str, float]:
+                   tasks: int | None = None, epochs: int = 1, learning_rate: float | None = None,
+                   on_log: Callable[[int, int, float], None] | None = None) -> dict[str, float]:
         """Behaviour cloning on successful trajectories before RL (expert iteration when none are given).
 
         With `trajectories`, clone the successful ones: the policy tokens of episodes a token-level policy
         generated (the recorded token view), and the assistant messages, under the tokenizer's chat template,
         of demonstrations by message-level agents (an API model, a scripted schedule or oracle). Without, run
         `rounds` of expert iteration: sample `group_size` episodes on `tasks` training tasks with the current
-        policy, keep the successes, clone.
+        policy, keep the successes, clone. `on_log(step, total, loss)` reports the demonstrations' SFT every 10 steps.
         """
         from agentgym.trainers.sft import behaviour_cloning, chat_sft, successful
 
@@ -408,7 +409,7 @@ class TrainerRuntime:
                 conversations = [c for t in demos for c in t.context_conversations()]
                 lm = chat_sft(self.model, self.tokenizer, conversations, epochs=epochs, learning_rate=lr,
                               micro_batch_size=self.config.micro_batch_size, max_length=self.config.max_length,
-                              log_every=10**9)
+                              log_every=10, on_log=on_log)
                 stats.update({"demo_nll_first": lm.first_loss, "demo_nll_last": lm.losses[-1] if lm.losses else
                               float("nan"), "demo_tokens": lm.tokens, "demos": len(demos)})
             stats["kept"], stats["sampled"] = len(keep), len(pool)

@@ -35,8 +35,10 @@ def test_grpo_trains_the_policy_over_the_programmatic_reasoner():
                     env_kwargs={"compact": True})
     assert any(d.success for d in demos)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    stats = trainer.warm_start(demos, epochs=2, learning_rate=1e-3)
+    reports: list[tuple[int, int, float]] = []
+    stats = trainer.warm_start(demos, epochs=2, learning_rate=1e-3, on_log=lambda *r: reports.append(r))
     assert stats["demos"] == sum(d.success for d in demos) and stats["demo_tokens"] > 0
+    assert reports and reports[-1][0] == reports[-1][1]  # progress reported, the last at the last step
     assert stats["demo_nll_last"] < stats["demo_nll_first"]  # cloning lowers the demonstrations' NLL
     assert any(not torch.equal(before[n], p) for n, p in model.named_parameters())
 
