@@ -15,6 +15,18 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+def _registered_env_id(name: str, remote: bool = False) -> str:
+    """The full id of a registered env (or of a `remote:` one when `remote`), else a one-line CLI error."""
+    import agentgym
+
+    env_id = agentgym.registry.full_id(name)
+    if env_id.startswith("remote:") and remote:
+        return env_id
+    if env_id.startswith("remote:") or env_id not in agentgym.list_envs():
+        raise CLIError(f"unknown environment {name!r}; run `agentgym list` to see the registered ones")
+    return env_id
+
+
 def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -45,9 +57,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from agentgym.eval import evaluate, format_summary
 
     env_kwargs = _parse_env_args(args.env_arg)
-    env_id = agentgym.registry.full_id(args.env_id)
-    if not env_id.startswith("remote:") and env_id not in agentgym.list_envs():
-        raise CLIError(f"unknown environment {args.env_id!r}; run `agentgym list` to see the registered ones")
+    env_id = _registered_env_id(args.env_id, remote=True)
     if args.k < 1 or args.episodes < 1 or args.concurrency < 1 or (args.vote is not None and args.vote < 2):
         raise CLIError("--episodes, --k and --concurrency must be >= 1, --vote >= 2")
     k = max(args.k, args.vote or 1)  # a vote over K needs K samples per task
@@ -189,9 +199,7 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise CLIError(f"serving envs needs the serve extra (pip install 'agentgym[serve]'): {e}") from None
     env_kwargs = _parse_env_args(args.env_arg)
-    env_id = agentgym.registry.full_id(args.env_id)
-    if env_id.startswith("remote:") or env_id not in agentgym.list_envs():
-        raise CLIError(f"unknown environment {args.env_id!r}; run `agentgym list` to see the registered ones")
+    env_id = _registered_env_id(args.env_id)
     if args.max_episodes < 1 or args.idle_timeout < 0:
         raise CLIError("--max-episodes must be >= 1 and --idle-timeout >= 0 (0: never evict)")
     try:  # the same check as eval's, before the socket opens
@@ -314,23 +322,20 @@ def cmd_demos(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import agentgym
-    from agentgym.oracles import NoOracleError, oracle_demonstrations, oracle_policy, sft_rows
+    from agentgym.oracles import NoOracleError, oracle_demonstrations, sft_rows
 
     if args.episodes < 1:
         raise CLIError("--episodes must be >= 1")
-    env_id = agentgym.registry.full_id(args.env_id)
-    if env_id not in agentgym.list_envs():
-        raise CLIError(f"unknown environment {args.env_id!r}; run `agentgym list` to see the registered ones")
+    env_id = _registered_env_id(args.env_id)
     try:
         env = agentgym.make(env_id, **_parse_env_args(args.env_arg))
     except (TypeError, ValueError) as e:
         raise CLIError(f"cannot create {env_id}: {e}") from None
-    try:
-        oracle_policy(env)  # no oracle: say so before anything else
+    try:  # an env without an oracle says so first, whatever its splits
         ids = env.unwrapped.tasks.ids(args.split)
+        trajs = oracle_demonstrations(env, ids[args.skip:args.skip + args.episodes], progress=not args.no_progress)
         if not ids:
             raise CLIError(f"{env_id} has no {args.split!r} tasks")
-        trajs = oracle_demonstrations(env, ids[args.skip:args.skip + args.episodes], progress=not args.no_progress)
     except NoOracleError as e:
         raise CLIError(str(e)) from None
     finally:

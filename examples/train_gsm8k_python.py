@@ -49,12 +49,10 @@ def main() -> None:
     a = ap.parse_args()
 
     import torch
-    from agentgym.envs.code import MathPythonOracle
     from agentgym.trainers import GRPOConfig, GRPOTrainer
 
     import agentgym
-    from agentgym.agents import FunctionAgent
-    from agentgym.rollout import collect
+    from agentgym.oracles import oracle_demonstrations
 
     t_start = time.perf_counter()
     deadline = t_start + a.hours * 3600
@@ -79,8 +77,7 @@ def main() -> None:
     before = evaluate("before")
     # the warm start: oracle episodes on the first training problems (never the held-out ones)
     t0 = time.perf_counter()
-    demos = collect(probe, FunctionAgent(MathPythonOracle(probe.unwrapped), name="gsm8k-oracle"),
-                    train_ids[: a.demos], concurrency=1, progress=False)
+    demos = oracle_demonstrations(probe, train_ids[: a.demos])  # MathPythonOracle
     probe.close()
     warm = trainer.warm_start(demos, epochs=a.sft_epochs, learning_rate=a.sft_lr, on_log=lambda step, total, loss:
                               print(f"warm start SFT step {step}/{total}: loss {loss:.3f}", flush=True))

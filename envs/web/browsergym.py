@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import importlib
 import os
 import re
@@ -326,12 +327,15 @@ class BrowserGymEnv(LanguageEnv):
 
 def _page_uses_timers(task: Any) -> bool:
     """Whether a BrowserGym task's page schedules its own timers (MiniWoB pages, read from the package)."""
-    from agentgym.tools.browser.clock import uses_timers
-
     subdomain = getattr(task, "subdomain", None)
-    if not subdomain or not type(task).__module__.startswith("browsergym.miniwob"):
-        return False
+    return bool(subdomain) and type(task).__module__.startswith("browsergym.miniwob") and _miniwob_page_uses_timers(
+        subdomain)
+
+
+@functools.cache
+def _miniwob_page_uses_timers(subdomain: str) -> bool:  # read once per page, not at every reset
     from agentgym.envs.web.miniwob.tasks import miniwob_html_dir
+    from agentgym.tools.browser.clock import uses_timers
 
     page = miniwob_html_dir() / "miniwob" / f"{subdomain}.html"
     return page.is_file() and uses_timers(page.read_text(errors="replace"))

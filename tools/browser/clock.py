@@ -66,8 +66,6 @@ VIRTUAL_CLOCK_SCRIPT = r"""
   window.Date = VDate;
   performance.now = () => fromPage() ? now : realPerfNow();
   window.__agClock = {
-    now: () => now,
-    pending: () => timers.size,
     advance(ms) {
       const end = now + Math.max(0, Number(ms) || 0);
       let fired = 0;
