@@ -85,8 +85,9 @@ def main() -> None:
           f"tokens), NLL {warm.get('demo_nll_first', float('nan')):.3f} -> "
           f"{warm.get('demo_nll_last', float('nan')):.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     minutes = a.train_minutes
-    if minutes is None:  # leave room for the final evaluation (as long as the first) and saving
-        minutes = max((deadline - time.perf_counter() - 1.1 * before["seconds"] - 60) / 60, 0.0)
+    if minutes is None:  # leave room for the final evaluation and saving: a cloned model writes more than the
+        # untrained one (code, then an answer), so its evaluation is assumed 1.5x as long as the first
+        minutes = max((deadline - time.perf_counter() - 1.5 * before["seconds"] - 60) / 60, 0.0)
     history = []
     t_train = time.perf_counter()
     if minutes > 0:
