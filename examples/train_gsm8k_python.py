@@ -86,8 +86,8 @@ def main() -> None:
           f"{warm.get('demo_nll_last', float('nan')):.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     minutes = a.train_minutes
     if minutes is None:  # leave room for the final evaluation and saving: a cloned model writes more than the
-        # untrained one (code, then an answer), so its evaluation is assumed 1.5x as long as the first
-        minutes = max((deadline - time.perf_counter() - 1.5 * before["seconds"] - 60) / 60, 0.0)
+        # untrained one (code, then an answer); its evaluation took 2.5x as long as the first in the 2-hour run
+        minutes = max((deadline - time.perf_counter() - 2.7 * before["seconds"] - 60) / 60, 0.0)
     history = []
     t_train = time.perf_counter()
     if minutes > 0:
