@@ -64,23 +64,27 @@ def env_key(env_id: str, env_kwargs: dict[str, Any]) -> str:
 
 def task_split(env_id: str, env_kwargs: dict[str, Any], n_train: int, n_eval: int) -> tuple[list[str], list[str]]:
     """Training and held-out task ids: MultiHopQA's own train/test ids; GSM8K's last 500 held out."""
-    if "MathPython" in env_id:
-        import agentgym
+    if "MathPython" in env_id:  # the env's default data: the GSM8K train file, read without building an env
+        from agentgym.envs.code.math_python import default_data_path, gsm8k_tasks
 
-        env = agentgym.make(env_id, **env_kwargs)
-        ids = env.unwrapped.tasks.ids()
-        env.close()
+        path = env_kwargs.get("data_path") or default_data_path()
+        if path is None:
+            raise SystemExit("GSM8K train file not found: put it at ../shared/data/gsm8k/train.jsonl or set "
+                             "AGENTGYM_GSM8K")
+        ids = gsm8k_tasks(path).ids()
         return ids[:-MATH_HELD_OUT][:n_train], ids[-MATH_HELD_OUT:][:n_eval]
     return [f"train-{i}" for i in range(n_train)], [f"test-{i}" for i in range(n_eval)]
 
 
 def episode_stats(trajs: list[Any]) -> dict[str, float]:
-    """Success, turns, tool calls (answer apart) and generated tokens per episode."""
-    n = max(len(trajs), 1)
-    calls = [name for t in trajs for turn in t.turns for name in turn.tool_calls]
-    return {"success": sum(float(t.success) for t in trajs) / n, "turns": sum(t.num_turns for t in trajs) / n,
-            "tool_calls": sum(c != "answer" for c in calls) / n, "answer_calls": sum(c == "answer" for c in calls) / n,
-            "tokens": sum(t.completion_tokens for t in trajs) / n, "n": len(trajs)}
+    """Success, turns, tool calls (the answer tool apart) and generated tokens per episode (`summarize`'s)."""
+    from agentgym.eval.metrics import summarize
+
+    s = summarize(trajs)
+    answers = sum(name == "answer" for t in trajs if t.finished for turn in t.turns for name in turn.tool_calls)
+    answer_calls = answers / max(s.episodes - s.errors, 1)
+    return {"success": s.success_rate, "turns": s.mean_turns, "tool_calls": s.mean_tool_calls - answer_calls,
+            "answer_calls": answer_calls, "tokens": s.mean_completion_tokens, "n": s.episodes}
 
 
 def held_out(trainer: Any, task_ids: list[str]) -> dict[str, float]:
